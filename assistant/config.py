@@ -88,6 +88,13 @@ class StorageConfig(_Section):
     chroma_url: str = ""
 
 
+Ability = Literal["tools", "vision", "audio", "video", "long_context", "json"]
+
+
+def _default_abilities() -> list[Ability]:
+    return ["tools"]
+
+
 class ModelConfig(_Section):
     provider: Literal["openai", "anthropic", "local"] = "openai"
     base_url: str = ""
@@ -101,9 +108,7 @@ class ModelConfig(_Section):
     price_input: float = Field(default=0.0, ge=0)
     price_cached_input: float = Field(default=0.0, ge=0)
     price_output: float = Field(default=0.0, ge=0)
-    abilities: list[Literal["tools", "vision", "audio", "video", "long_context", "json"]] = Field(
-        default_factory=lambda: ["tools"]
-    )
+    abilities: list[Ability] = Field(default_factory=_default_abilities)
     tier: int = Field(default=1, ge=0, le=3, description="0 tiny local, 1 routine, 2 strong, 3 strongest")
     timeout_s: float = Field(default=60.0, gt=0)
     max_retries: int = Field(default=3, ge=0, le=10)
@@ -161,16 +166,21 @@ class TelegramConfig(_Section):
     base_url: str = "https://api.telegram.org/bot"
     base_file_url: str = "https://api.telegram.org/file/bot"
     mode: Literal["polling", "webhook"] = "polling"
-    poll_timeout_s: int = Field(default=30, ge=0, le=60)
+    # Long-polling wait per getUpdates call; at least 1 s, since 0 (short polling) would spin.
+    poll_timeout_s: int = Field(default=30, ge=1, le=60)
     webhook_url: str = ""
     webhook_secret: SecretStr | None = None
     webhook_secret_env: str | None = None
     webhook_listen: str = "127.0.0.1"
-    webhook_port: int = Field(default=8443, ge=1, le=65535)
+    # 0 picks a free port (tests); the channel reports the bound one.
+    webhook_port: int = Field(default=8443, ge=0, le=65535)
     parse_mode: Literal["HTML", "MarkdownV2", "none"] = "HTML"
 
     def bot_token(self) -> str | None:
         return _secret(self.token, self.token_env)
+
+    def webhook_secret_token(self) -> str | None:
+        return _secret(self.webhook_secret, self.webhook_secret_env)
 
     @model_validator(mode="after")
     def _webhook_needs_url(self) -> TelegramConfig:
@@ -246,22 +256,44 @@ class SchedulerConfig(_Section):
     enabled: bool = True
     max_jobs_per_member: int = Field(default=50, ge=1)
     min_interval_s: int = Field(default=60, ge=1)
+    # Sum over a member's jobs of the runs expected in the next 24 hours; a new job that would pass it is refused.
+    max_runs_per_member_day: int = Field(default=500, ge=1)
     # What happens to a run missed while the machine slept: "run_once" within grace_s, else "skip" (and say so).
     missed_policy: Literal["run_once", "skip"] = "run_once"
     grace_s: int = Field(default=3600, ge=0)
+    # A run that starts more than this many seconds after its planned time counts as missed (policy applies).
+    late_after_s: int = Field(default=60, ge=1)
+    # The time used when a schedule names a day but no time ("every Friday", "每月第一个周一").
+    default_time: str = Field(default="09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    # A job that runs as a turn of the owner's sub-agent is cut off after this long.
+    agent_timeout_s: float = Field(default=300.0, gt=0)
+    max_concurrent_runs: int = Field(default=8, ge=1)
+    # First wait before handing a result to the outbox again when that failed; doubles up to 10 minutes.
+    delivery_retry_s: float = Field(default=5.0, gt=0)
 
 
 class HeartbeatConfig(_Section):
     enabled: bool = True
     interval_min: int = Field(default=30, ge=1)
-    active_hours: str = "09:00-19:00"
-    quiet_hours: str = ""
+    # "HH:MM-HH:MM" in the member's time zone; a range may wrap midnight ("22:00-07:00"). Empty quiet_hours = none.
+    active_hours: str = Field(default="09:00-19:00", pattern=r"^(\d{2}:\d{2}-\d{2}:\d{2})?$")
+    quiet_hours: str = Field(default="", pattern=r"^(\d{2}:\d{2}-\d{2}:\d{2})?$")
     daily_cap: int = Field(default=3, ge=0)
     checklist_file: str = "HEARTBEAT.md"
+    # Only members who wrote something within this many days get a heartbeat.
+    active_within_days: int = Field(default=7, ge=1)
+    # Questions addressed to a member count as unanswered after this many minutes, for this many hours.
+    question_min_age_min: int = Field(default=15, ge=0)
+    question_lookback_h: int = Field(default=24, ge=1)
+    # One-shot jobs due within this many minutes are mentioned once.
+    due_soon_min: int = Field(default=60, ge=0)
+    max_findings: int = Field(default=8, ge=1)
 
 
 class ToolsConfig(_Section):
     web_fetch_allow_private: bool = False
+    # Private networks web_fetch may still reach (CIDRs such as "10.1.2.0/24" for an intranet wiki).
+    web_fetch_allow_networks: list[str] = Field(default_factory=list)
     web_fetch_max_bytes: int = Field(default=2_000_000, gt=0)
     web_fetch_timeout_s: float = Field(default=15.0, gt=0)
     search_url: str = ""  # a SearXNG-compatible JSON endpoint, e.g. http://localhost:8888/search
@@ -273,9 +305,18 @@ class ToolsConfig(_Section):
     group_safe_tools: list[str] = Field(
         default_factory=lambda: ["memory_search", "memory_save", "schedule", "web_fetch", "web_search", "skill_read"]
     )
+    # Members who may run shell commands (shell_enabled must be on too), as "channel:platform_user_id" or
+    # "member:<id>". Owners and admins are not implied: shell is granted by name only.
+    shell_members: list[str] = Field(default_factory=list)
+    file_max_bytes: int = Field(default=1_000_000, gt=0)
+    web_search_max_results: int = Field(default=5, ge=1, le=20)
     subagents_max: int = Field(default=4, ge=1, le=16)
     subagents_max_depth: int = Field(default=1, ge=0, le=3)
+    subagents_timeout_s: float = Field(default=300.0, gt=0)
+    # Spend limit of one spawn_subagents call in the team's currency (as priced in [models]); 0 = no limit.
+    subagents_max_cost: float = Field(default=1.0, ge=0)
     mcp_servers: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    mcp_timeout_s: float = Field(default=30.0, gt=0)
 
 
 class DashboardConfig(_Section):

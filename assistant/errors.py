@@ -132,7 +132,7 @@ class ScheduleError(TeamclawError):
     pass
 
 
-class MemoryError_(TeamclawError):  # noqa: N801 - trailing underscore keeps the builtin MemoryError usable
+class MemoryError_(TeamclawError):
     pass
 
 

@@ -15,6 +15,13 @@ __all__ = ["app", "main"]
 # One module per command group; each exposes ``register(app: typer.Typer) -> None``.
 COMMAND_MODULES: tuple[str, ...] = (
     "assistant.cli.core",
+    "assistant.cli.service",
+    "assistant.cli.backup",
+    "assistant.cli.onboard",
+    "assistant.cli.skills_cmd",
+    "assistant.cli.memory_cmd",
+    "assistant.cli.route_cmd",
+    "assistant.cli.usage_cmd",
 )
 
 

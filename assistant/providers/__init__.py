@@ -14,5 +14,17 @@ from assistant.providers.base import (
     ToolSpec,
     Usage,
 )
+from assistant.providers.factory import build_provider
+from assistant.providers.retry import with_retries
 
-__all__ = ["ChatMessage", "ModelProvider", "ModelRequest", "ModelResponse", "ToolCall", "ToolSpec", "Usage"]
+__all__ = [
+    "ChatMessage",
+    "ModelProvider",
+    "ModelRequest",
+    "ModelResponse",
+    "ToolCall",
+    "ToolSpec",
+    "Usage",
+    "build_provider",
+    "with_retries",
+]

@@ -13,6 +13,11 @@ __all__ = ["TABLE_MODULES", "full_metadata"]
 # One line per package that owns tables. Order does not matter.
 TABLE_MODULES: tuple[str, ...] = (
     "assistant.storage.tables",
+    "assistant.scheduler.tables",
+    "assistant.heartbeat.tables",
+    "assistant.builtin_tools.approvals",
+    "memory.tables",
+    "assistant.difficulty",
 )
 
 

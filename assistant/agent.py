@@ -1,0 +1,261 @@
+"""One turn of a member's sub-agent: context, the tool-call loop through the router, the transcript kept.
+
+Every model call leaves through ``router.complete`` (privacy, routing, cost); every tool call through the tool
+registry (permissions, validation, limits). A tool error or a malformed tool call goes back to the model as a
+result; it never ends the turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select, update
+
+from assistant.config import Role
+from assistant.context import ContextBuilder, estimate_tokens
+from assistant.errors import BudgetExceeded, ContextOverflow, PrivacyViolation, ProviderError
+from assistant.messages import MemberScope, utcnow
+from assistant.providers.base import ChatMessage, ModelRequest, ModelResponse
+from assistant.services import Services
+from assistant.storage.tables import Session, TranscriptEntry
+from assistant.tools import ToolContext
+
+__all__ = ["Agents", "TurnRequest", "TurnResult"]
+
+log = logging.getLogger(__name__)
+
+HISTORY_TOOL_RESULT_CHARS = 4_000
+SUBAGENT_MAX_STEPS = 6
+
+
+@dataclass(frozen=True, slots=True)
+class TurnRequest:
+    scope: MemberScope
+    text: str
+    sent_at: datetime
+    inbound_ids: tuple[int, ...] = ()
+    needs: frozenset[str] = frozenset()
+    # Set when another member delegated this task: the turn then sees no private memory of anyone.
+    delegated_by: str | None = None
+    # Scheduled jobs and heartbeats run without a session history of their own.
+    ephemeral: bool = False
+    role: Role = "chat"
+
+
+@dataclass
+class TurnResult:
+    text: str
+    private: bool = False
+    models: list[str] = field(default_factory=list)
+    tool_calls: int = 0
+    # True once a tool ran: from then on the turn has effects and must not be cancelled to fold a burst.
+    committed: bool = False
+
+
+def _limit_reached_reply(steps: int) -> str:
+    return (f"I stopped after {steps} steps without a final answer. Tell me what to focus on and I will go on.")
+
+
+class Agents:
+    """Runs turns for any member; holds no per-member state (that lives in the database)."""
+
+    def __init__(self, services: Services, *, allowed_tools: Callable[[MemberScope], frozenset[str]]) -> None:
+        self._s = services
+        cfg = services.config
+        self._agent_cfg = cfg.agent
+        self._context = ContextBuilder(services.db, cfg.workspace_dir, cfg.agent.persona_file,
+                                       cfg.agent.instructions_file)
+        self._allowed_tools = allowed_tools
+
+    # ---- sessions ----------------------------------------------------------------------------------------
+    async def session_id(self, scope: MemberScope) -> int:
+        async with self._s.db.session() as s:
+            row = (await s.execute(select(Session).where(Session.key == scope.session_key,
+                                                         Session.active.is_(True)))).scalar_one_or_none()
+            if row is None:
+                row = Session(key=scope.session_key, member_id=scope.member_id)
+                s.add(row)
+                await s.flush()
+            return row.id
+
+    async def new_session(self, scope: MemberScope) -> int:
+        async with self._s.db.session() as s:
+            await s.execute(update(Session).where(Session.key == scope.session_key).values(active=False))
+        return await self.session_id(scope)
+
+    async def _append(self, session_id: int, messages: list[ChatMessage], message_id: int | None) -> None:
+        async with self._s.db.session() as s:
+            for m in messages:
+                content = m.content if m.role != "tool" else m.content[:HISTORY_TOOL_RESULT_CHARS]
+                s.add(TranscriptEntry(
+                    session_id=session_id, role=m.role, content=content,
+                    tool_calls=[{"id": c.id, "name": c.name, "arguments": c.arguments} for c in m.tool_calls] or None,
+                    tool_call_id=m.tool_call_id, name=m.name, message_id=message_id, private=m.private,
+                ))
+            await s.execute(update(Session).where(Session.id == session_id).values(updated_at=utcnow()))
+
+    # ---- context -----------------------------------------------------------------------------------------
+    def _model_window(self) -> int:
+        models = self._s.config.all_models()
+        return min((m.context_window for m in models.values()), default=8192)
+
+    async def _system(self, scope: MemberScope, delegated: bool) -> str:
+        skills_index = ""
+        if self._s.skills is not None:
+            skills_index = self._s.skills.index_text(scope)
+        profile = ""
+        if self._s.memory is not None and not delegated:
+            profile = await self._s.memory.profile_text(scope)
+        return self._context.system_prompt(skills_index=skills_index, profile=profile)
+
+    async def _memory(self, scope: MemberScope, text: str, delegated: bool) -> tuple[str, bool]:
+        if self._s.memory is None or self._s.config.memory.recall_k == 0:
+            return "", False
+        block = await self._s.memory.context_block(scope, text, self._s.config.memory.recall_token_budget,
+                                                   include_private=not delegated)
+        return block.text, bool(block.private)
+
+    async def _maybe_compact(self, scope: MemberScope, session_id: int, messages: list[ChatMessage],
+                             *, force: bool = False) -> bool:
+        if self._s.memory is None:
+            return False
+        used = sum(estimate_tokens(m.content) for m in messages)
+        if not force and used < self._agent_cfg.compact_at_ratio * self._model_window():
+            return False
+        from memory.compaction import compact_session
+
+        await compact_session(self._s, scope, session_id, keep_last=6)
+        return True
+
+    # ---- the turn ----------------------------------------------------------------------------------------
+    async def turn(self, req: TurnRequest, on_commit: Callable[[], None] | None = None) -> TurnResult:
+        scope = req.scope
+        delegated = req.delegated_by is not None
+        session_id = None if req.ephemeral else await self.session_id(scope)
+        system = await self._system(scope, delegated)
+        memory_text, memory_private = await self._memory(scope, req.text, delegated)
+        transcript = ""
+        if req.inbound_ids:
+            transcript = await self._context.group_transcript(
+                scope, req.inbound_ids[0], self._agent_cfg.group_transcript_messages)
+        note = f"(Task delegated by {req.delegated_by}.)" if delegated else ""
+        history = [] if session_id is None else await self._context.history(session_id,
+                                                                            self._agent_cfg.history_messages)
+        user = self._context.user_message(scope, req.text, req.sent_at, memory=memory_text, transcript=transcript,
+                                          private=memory_private, note=note)
+        stored_user = self._context.user_message(scope, req.text, req.sent_at, private=memory_private)
+        messages = [ChatMessage(role="system", content=system), *history, user]
+        if session_id is not None and await self._maybe_compact(scope, session_id, messages):
+            history = await self._context.history(session_id, self._agent_cfg.history_messages)
+            messages = [ChatMessage(role="system", content=system), *history, user]
+        allowed = self._allowed_tools(scope)
+        result = TurnResult(text="", private=scope.private or memory_private)
+        new_entries: list[ChatMessage] = [stored_user]
+        try:
+            async with asyncio.timeout(self._agent_cfg.turn_timeout_s):
+                await self._loop(req, messages, allowed, result, new_entries, session_id, on_commit,
+                                 max_steps=self._agent_cfg.max_steps)
+        except TimeoutError:
+            result.text = result.text or "That took too long, so I stopped. Try a smaller request."
+        except PrivacyViolation:
+            log.warning("turn for member %s: private request and no local model reachable", scope.member_id)
+            result.text = ("This conversation contains private information, and the local model that must answer "
+                           "it is not available right now. Nothing was sent to a cloud model.")
+        except BudgetExceeded as exc:
+            result.text = f"The model budget is used up: {exc}"
+        except ProviderError:
+            log.exception("turn for member %s: no model could answer", scope.member_id)
+            result.text = ("I cannot reach any model right now. Your message is saved; please try again in a "
+                           "little while.")
+        if session_id is not None:
+            new_entries.append(ChatMessage(role="assistant", content=result.text, private=result.private))
+            await self._append(session_id, new_entries, req.inbound_ids[-1] if req.inbound_ids else None)
+        if self._s.memory is not None and not delegated and not req.ephemeral:
+            try:
+                await self._s.memory.observe_turn(scope, req.text, result.text,
+                                                  req.inbound_ids[-1] if req.inbound_ids else None,
+                                                  router=self._s.router)
+            except Exception:
+                log.exception("memory: observing the turn failed")
+        return result
+
+    async def _loop(self, req: TurnRequest, messages: list[ChatMessage], allowed: frozenset[str],
+                    result: TurnResult, entries: list[ChatMessage], session_id: int | None,
+                    on_commit: Callable[[], None] | None, *, max_steps: int, depth: int = 0) -> None:
+        scope = req.scope
+        ctx = ToolContext(scope=scope, services=self._s, allowed_tools=allowed, session_id=session_id, depth=depth,
+                          inbound_message_id=req.inbound_ids[-1] if req.inbound_ids else None)
+        specs = self._s.tools.specs(allowed)
+        min_tier = 0
+        bad_calls = 0
+        seen_calls: dict[str, int] = {}
+        overflow_retried = False
+        for step in range(max_steps + 1):
+            last = step == max_steps
+            request = ModelRequest(messages=tuple(messages), tools=() if last else specs)
+            role: Role = req.role if step == 0 else "tool_step"
+            try:
+                routed = await self._s.router.complete(request, role=role, scope=scope, private=result.private,
+                                                       needs=req.needs, min_tier=min_tier)
+            except ContextOverflow:
+                if overflow_retried or session_id is None:
+                    raise
+                overflow_retried = True
+                await self._maybe_compact(scope, session_id, messages, force=True)
+                history = await self._context.history(session_id, self._agent_cfg.history_messages)
+                messages[:] = [messages[0], *history, messages[-1]]
+                continue
+            response: ModelResponse = routed.response
+            result.models.append(routed.route.model)
+            result.private = result.private or routed.route.private
+            if not response.tool_calls or last:
+                result.text = response.text.strip() or ("(no answer)" if not last else _limit_reached_reply(step))
+                return
+            assistant = ChatMessage(role="assistant", content=response.text, tool_calls=response.tool_calls,
+                                    private=result.private)
+            messages.append(assistant)
+            entries.append(assistant)
+            if on_commit is not None:
+                on_commit()
+            result.committed = True
+            for call in response.tool_calls:
+                key = f"{call.name}:{call.arguments}"
+                seen_calls[key] = seen_calls.get(key, 0) + 1
+                if seen_calls[key] > 2:
+                    content, private, error = (f"error: {call.name} was already called with these arguments; "
+                                               "answer with what you have"), False, True
+                else:
+                    tool_result = await self._s.tools.call(call.name, call.arguments, ctx)
+                    content, private, error = tool_result.content, tool_result.private, tool_result.error
+                result.tool_calls += 1
+                if error and "malformed arguments" in content:
+                    bad_calls += 1
+                result.private = result.private or private
+                tool_msg = ChatMessage(role="tool", content=content, tool_call_id=call.id, name=call.name,
+                                       private=private)
+                messages.append(tool_msg)
+                entries.append(tool_msg)
+            if bad_calls >= 2:
+                min_tier += 1  # escalate: the cheaper model cannot produce valid tool calls
+                bad_calls = 0
+
+    # ---- sub-agents --------------------------------------------------------------------------------------
+    async def run_subagent(self, scope: MemberScope, task: str, tools: frozenset[str], depth: int) -> str:
+        """A fresh-context turn for one task with a tool subset; returns the answer text."""
+        allowed = self._allowed_tools(scope) & tools
+        system = await self._system(scope, delegated=False)
+        messages = [ChatMessage(role="system", content=system + "\n\nYou are a sub-agent: do only this task and "
+                                "answer with the result."),
+                    ChatMessage(role="user", content=task, private=scope.private)]
+        req = TurnRequest(scope=scope, text=task, sent_at=utcnow(), ephemeral=True, role="subagent")
+        result = TurnResult(text="", private=scope.private)
+        entries: list[ChatMessage] = []
+        async with asyncio.timeout(self._agent_cfg.turn_timeout_s):
+            await self._loop(req, messages, allowed, result, entries, None, None,
+                             max_steps=min(SUBAGENT_MAX_STEPS, self._agent_cfg.max_steps), depth=depth)
+        return result.text
+

@@ -1,0 +1,198 @@
+"""Core commands: init, run, chat, status, doctor, and --version."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from assistant import __version__
+from assistant.config import Config, config_path, load_config
+from assistant.messages import Reply
+
+__all__ = ["register"]
+
+ConfigOption = Annotated[str | None, typer.Option("--config", "-c", help="Path to teamclaw.toml.",
+                                                  envvar="TEAMCLAW_CONFIG")]
+_TEMPLATE = Path(__file__).with_name("config_template.toml")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"teamclaw {__version__}")
+        raise typer.Exit()
+
+
+def _workspace_defaults(config: Config) -> None:
+    from assistant import context
+
+    config.workspace_dir.mkdir(parents=True, exist_ok=True)
+    defaults = {"SOUL.md": context.DEFAULT_PERSONA, "AGENTS.md": context.DEFAULT_INSTRUCTIONS,
+                "HEARTBEAT.md": "# Things to check on heartbeat, one per line: - [ ] item\n"}
+    for name, text in defaults.items():
+        path = config.workspace_dir / name
+        if not path.exists():
+            path.write_text(text + "\n", encoding="utf-8")
+
+
+def init(config: ConfigOption = None,
+         force: Annotated[bool, typer.Option(help="Overwrite an existing config file.")] = False) -> None:
+    """Write a commented config file and create the data folder."""
+    path = config_path(config)
+    if path.exists() and not force:
+        typer.echo(f"{path} exists already; keep it, or pass --force to overwrite it.")
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(_TEMPLATE.read_text(encoding="utf-8"), encoding="utf-8")
+        path.chmod(0o600)
+        typer.echo(f"wrote {path}")
+    cfg = load_config(path)
+    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    _workspace_defaults(cfg)
+    typer.echo(f"data folder: {cfg.data_dir}")
+    typer.echo("next: `teamclaw chat` to talk to it here, or enable a channel and `teamclaw run`.")
+
+
+def run(config: ConfigOption = None) -> None:
+    """Run the daemon in the foreground (SIGINT/SIGTERM stop it cleanly)."""
+    from assistant.daemon import App, build_channels
+    from assistant.logs import setup_logging
+
+    cfg = load_config(config)
+    setup_logging(cfg.logging, cfg.data_dir, secrets=_secrets(cfg))
+    channels = build_channels(cfg)
+    if not channels:
+        typer.echo("no chat channel is enabled: enable [channels.telegram] or [channels.feishu], or use "
+                   "`teamclaw chat` for the console. Running scheduler and dashboard only.", err=True)
+
+    async def main() -> None:
+        async with App(cfg, channels=channels) as app:
+            typer.echo(f"teamclaw {__version__} running (channels: {', '.join(app.channels) or 'none'}); "
+                       "Ctrl-C stops it.", err=True)
+            await app.run_until_signalled()
+
+    asyncio.run(main())
+
+
+def _secrets(cfg: Config) -> list[str]:
+    values = [m.key() for m in cfg.models.values()]
+    values += [cfg.channels.telegram.bot_token(), cfg.channels.feishu.secret(), cfg.dashboard.access_token()]
+    for secret in (cfg.channels.telegram.webhook_secret, cfg.channels.feishu.encrypt_key,
+                   cfg.channels.feishu.verification_token):
+        values.append(secret.get_secret_value() if secret else None)
+    return [v for v in values if v]
+
+
+def chat(
+    config: ConfigOption = None,
+    user: Annotated[str, typer.Option("--user", "-u", help="Be this member.")] = "you",
+    group: Annotated[str | None, typer.Option("--group", "-g", help="Play a group chat of this name; "
+                                              "type 'name: text' to speak as another member, @bot to address it.")
+                     ] = None,
+    message: Annotated[str | None, typer.Option("--message", "-m", help="Send one message, print the reply, exit.")
+                       ] = None,
+    session: Annotated[str | None, typer.Option("--session", "-s", help="Continue this session id.")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for a reply.")] = 300.0,
+    as_json: Annotated[bool, typer.Option("--json", help="With -m: print the reply as JSON.")] = False,
+) -> None:
+    """Talk to the assistant in this terminal through the console channel."""
+    from assistant.logs import setup_logging
+
+    cfg = load_config(config)
+    setup_logging(cfg.logging, cfg.data_dir, secrets=_secrets(cfg), console=False)
+    _workspace_defaults(cfg)
+    session_id = session or uuid.uuid4().hex[:8]
+    out = Console()
+    asyncio.run(_chat(cfg, user, group, message, session_id, timeout, as_json, out))
+
+
+async def _chat(cfg: Config, user: str, group: str | None, message: str | None, session_id: str, timeout: float,
+                as_json: bool, out: Console) -> None:
+    from assistant.daemon import App
+    from channels.console import ConsoleChannel
+
+    def show(reply: Reply) -> None:
+        if message is None:
+            who = f" → {', '.join(reply.mention_names)}" if reply.mention_names else ""
+            out.print(f"[bold cyan]assistant{who}:[/bold cyan] {reply.text}", highlight=False, markup=True)
+
+    console = ConsoleChannel(show=show)
+    chat_id = f"{group}#{session_id}" if group else f"console:{user}#{session_id}"
+    async with App(cfg, channels=[console], scheduler=message is None, dashboard=False, status_file=False) as app:
+        if message is not None:
+            mid = await console.say(user, message, chat=chat_id, group=group is not None)
+            if group is not None and "@bot" not in message and not message.startswith("/"):
+                return
+            reply = await console.wait_reply(mid, timeout)
+            if as_json:
+                typer.echo(json.dumps({"session": session_id, "reply": reply.text}, ensure_ascii=False))
+            else:
+                typer.echo(reply.text)
+                typer.echo(f"(session {session_id})", err=True)
+            return
+        out.print(f"teamclaw {__version__} — session {session_id}. Ctrl-D to leave; /help lists commands.",
+                  style="dim")
+        speaker = user
+        while True:
+            try:
+                line = await asyncio.to_thread(input, f"{speaker}> ")
+            except EOFError:
+                break
+            line = line.strip()
+            if not line:
+                continue
+            if group is not None and ":" in line.split(" ", 1)[0]:
+                name, _, rest = line.partition(":")
+                speaker, line = name.strip() or speaker, rest.strip()
+            mid = await console.say(speaker, line, chat=chat_id, group=group is not None)
+            if group is None or "@bot" in line or line.startswith("/"):
+                try:
+                    await console.wait_reply(mid, timeout)
+                except TimeoutError:
+                    out.print("(no reply in time; it will show when it comes)", style="yellow")
+        del app
+
+
+def status(config: ConfigOption = None,
+           as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Show whether the daemon runs, channel health, queue depth and undelivered messages."""
+    from assistant.status_report import collect_status
+
+    cfg = load_config(config)
+    report = asyncio.run(collect_status(cfg))
+    if as_json:
+        typer.echo(json.dumps(report, indent=2, default=str))
+        return
+    from assistant.status_report import print_status
+
+    print_status(report, Console())
+
+
+def doctor(config: ConfigOption = None) -> None:
+    """Check config, storage, every model endpoint and every channel credential; say what to fix."""
+    from assistant.doctor import run_doctor
+
+    ok = asyncio.run(run_doctor(config, Console()))
+    if not ok:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    @app.callback()
+    def _root(
+        version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                              help="Print the version and exit.")] = False,
+    ) -> None:
+        """teamclaw: your team's assistant in Feishu and Telegram."""
+
+    app.command()(init)
+    app.command()(run)
+    app.command()(chat)
+    app.command()(status)
+    app.command()(doctor)
+

@@ -1,0 +1,283 @@
+"""The composition root: builds every part from the config, starts them in order and stops them in reverse.
+
+Only this module imports channel adapters and optional parts; everything below receives what it needs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from assistant import __version__
+from assistant.clock import Clock, SystemClock
+from assistant.commands import CommandRegistry
+from assistant.config import Config
+from assistant.messages import Inbound, utcnow
+from assistant.providers.base import ModelProvider
+from assistant.services import Services
+from assistant.storage.db import Database
+from assistant.tools import ToolRegistry
+from channels.base import Channel
+
+__all__ = ["App", "build_channels"]
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_DRAIN_S = 20.0
+STATUS_EVERY_S = 15.0
+
+
+def build_channels(config: Config, *, console: bool = False) -> list[Channel]:
+    """The IM channels enabled in the config (and the console, for ``teamclaw chat``)."""
+    channels: list[Channel] = []
+    if console:
+        from channels.console import ConsoleChannel
+
+        channels.append(ConsoleChannel())
+    if config.channels.telegram.enabled:
+        from channels.telegram import TelegramChannel
+
+        channels.append(TelegramChannel(config.channels.telegram))
+    if config.channels.feishu.enabled:
+        from channels.feishu import FeishuChannel
+
+        channels.append(FeishuChannel(config.channels.feishu))
+    return channels
+
+
+class App:
+    """A running teamclaw. ``async with App(config, channels=...)`` starts it; leaving stops it in order."""
+
+    def __init__(self, config: Config, *, channels: Sequence[Channel] = (),
+                 providers: Mapping[str, ModelProvider] | None = None, clock: Clock | None = None,
+                 scheduler: bool = True, dashboard: bool = True, status_file: bool = True) -> None:
+        self.config = config
+        self.channels: dict[str, Channel] = {c.name: c for c in channels}
+        self._providers = providers
+        self.clock: Clock = clock or SystemClock()
+        # Scheduler (with heartbeat), dashboard and status file: the daemon runs all; `chat -m` none of them.
+        self._scheduler_on = scheduler
+        self._dashboard_on = dashboard
+        self._status_on = status_file
+        self.started_at: datetime | None = None
+        self.last_event_at: dict[str, datetime] = {}
+        self._stoppers: list[Any] = []
+        self._status_task: asyncio.Task[None] | None = None
+        self.services: Services
+
+    # ---- lifecycle ---------------------------------------------------------------------------------------
+    async def __aenter__(self) -> App:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def start(self) -> None:
+        try:
+            await self._start()
+        except BaseException:
+            await self.aclose()
+            raise
+
+    async def _start(self) -> None:
+        from assistant import core_commands
+        from assistant.agent import Agents
+        from assistant.dispatch import Dispatcher
+        from assistant.inbox import Inbox
+        from assistant.members import Directory
+        from assistant.outbox import Outbox
+        from assistant.router import Router
+
+        cfg = self.config
+        cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        cfg.workspace_dir.mkdir(parents=True, exist_ok=True)
+        db = Database(cfg.database_url)
+        self._stoppers.append(db.aclose)
+        await db.migrate()
+        router = Router(cfg, db, providers=self._providers, clock=self.clock)
+        self._stoppers.append(router.aclose)
+        tools = ToolRegistry()
+        commands = CommandRegistry()
+        services = Services(config=cfg, db=db, router=router, tools=tools, clock=self.clock)
+        self.services = services
+        services.members = Directory(db, cfg.team, cfg.access, cfg.routing)
+        core_commands.register_commands(commands)
+        await self._start_memory(services, tools, commands)
+        allowed = self._start_tools(services, tools, commands)
+        self._register_usage(commands)
+
+        outbox = Outbox(db, self.channels, self.clock)
+        services.outbox = outbox
+        await outbox.start()
+        self._stoppers.append(outbox.aclose)
+        agents = Agents(services, allowed_tools=allowed)
+        services.agents = agents
+        self.inbox = Inbox(db)
+        self.dispatcher = Dispatcher(
+            inbox=self.inbox, directory=services.members, agents=agents, commands=commands, outbox=outbox,
+            channels=self.channels, services=services, burst_window_s=cfg.agent.burst_window_ms / 1000,
+            max_concurrent_turns=cfg.agent.max_concurrent_turns,
+        )
+        await self._start_scheduler(services, tools, commands)
+        await self.dispatcher.start()
+        self._stoppers.append(lambda: self.dispatcher.aclose(SHUTDOWN_DRAIN_S))
+        for channel in self.channels.values():
+            await channel.start(self.deliver)
+            self._stoppers.append(channel.stop)
+        self.started_at = utcnow()
+        if self._dashboard_on:
+            await self._start_dashboard(services)
+        if self._status_on:
+            self._status_task = asyncio.create_task(self._write_status_forever(), name="status")
+        log.info("teamclaw %s started: channels %s, models %s", __version__, ", ".join(self.channels) or "none",
+                 ", ".join(sorted(cfg.all_models())))
+
+    async def aclose(self) -> None:
+        """Stop intake first, then drain turns, flush the outbox, and close stores last."""
+        if self._status_task is not None:
+            self._status_task.cancel()
+            await asyncio.gather(self._status_task, return_exceptions=True)
+            self._status_task = None
+        while self._stoppers:
+            stop = self._stoppers.pop()
+            try:
+                await stop()
+            except Exception:
+                log.exception("shutdown step failed")
+        if self._status_on and self.started_at is not None:
+            self._write_status(running=False)
+
+    # ---- the one entry of every message ------------------------------------------------------------------
+    async def deliver(self, msg: Inbound) -> bool:
+        """Store first (the channel acknowledges only after this returns), then hand over to dispatch."""
+        self.last_event_at[msg.channel] = utcnow()
+        message_id = await self.inbox.accept(msg)
+        if message_id is None:
+            return False
+        self.dispatcher.submit(message_id)
+        return True
+
+    # ---- optional parts ----------------------------------------------------------------------------------
+    async def _start_memory(self, services: Services, tools: ToolRegistry, commands: CommandRegistry) -> None:
+        if not self.config.memory.enabled:
+            return
+        import memory
+
+        store = await memory.MemoryStore.open(self.config.memory, services.db, self.config.data_dir,
+                                              chroma_url=self.config.storage.chroma_url)
+        self._stoppers.append(store.aclose)
+        services.memory = store
+        await store.repair()
+        memory.register_tools(tools)
+        memory.register_commands(commands)
+
+    def _start_tools(self, services: Services, tools: ToolRegistry, commands: CommandRegistry) -> Any:
+        from assistant.builtin_tools import allowed_tools, register_builtin_tools
+        from assistant.skillbook import SkillLibrary
+        from assistant.skillbook import register_commands as register_skill_commands
+
+        services.skills = SkillLibrary.for_config(self.config)
+        register_builtin_tools(tools, self.config)
+        register_skill_commands(commands)
+        cfg = self.config
+        return lambda scope: allowed_tools(scope, cfg, tools)
+
+    def _register_usage(self, commands: CommandRegistry) -> None:
+        from assistant.usage import register_commands
+
+        register_commands(commands)
+
+    async def _start_scheduler(self, services: Services, tools: ToolRegistry, commands: CommandRegistry) -> None:
+        from assistant.scheduler import register_commands, register_tools
+
+        register_tools(tools)
+        register_commands(commands)
+        if not (self._scheduler_on and self.config.scheduler.enabled):
+            return
+        from assistant.jobhost import DaemonJobHost
+        from assistant.scheduler import Scheduler
+
+        host = DaemonJobHost(services)
+        scheduler = Scheduler(services.db, self.clock, self.config.scheduler, host)
+        services.scheduler = scheduler
+        await scheduler.start()
+        self._stoppers.append(scheduler.aclose)
+        if self.config.heartbeat.enabled:
+            from assistant.heartbeat import Heartbeat
+
+            heartbeat = Heartbeat(services.db, self.clock, self.config.heartbeat, host, self.config.workspace_dir)
+            await heartbeat.start()
+            self._stoppers.append(heartbeat.aclose)
+
+    async def _start_dashboard(self, services: Services) -> None:
+        if not self.config.dashboard.enabled or self.config.dashboard.port == 0:
+            return
+        from assistant.dashboard import build_dashboard, serve_dashboard
+
+        app = build_dashboard(services, status=self.status)
+        try:
+            server = await serve_dashboard(app, self.config.dashboard.host, self.config.dashboard.port)
+        except OSError as exc:
+            log.warning("dashboard not started: %s (port %s in use?)", exc, self.config.dashboard.port)
+            return
+        self._stoppers.append(server.aclose)
+
+    # ---- status ------------------------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        channels = {}
+        for name, channel in self.channels.items():
+            last = self.last_event_at.get(name) or getattr(channel, "last_event_at", None)
+            channels[name] = {
+                "connected": bool(getattr(channel, "connected", True)),
+                "last_event_at": last.isoformat() if last else None,
+            }
+        return {
+            "version": __version__,
+            "pid": os.getpid(),
+            "started_at": self.started_at.isoformat() if self.started_at else None,
+            "updated_at": utcnow().isoformat(),
+            "channels": channels,
+            "queue_depth": self.dispatcher.queue_depth if hasattr(self, "dispatcher") else 0,
+        }
+
+    @property
+    def status_path(self) -> Path:
+        return self.config.data_dir / "run" / "status.json"
+
+    def _write_status(self, *, running: bool = True) -> None:
+        data = self.status()
+        data["running"] = running
+        path = self.status_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
+        tmp.replace(path)
+
+    async def _write_status_forever(self) -> None:
+        while True:
+            try:
+                self._write_status()
+            except OSError:
+                log.warning("could not write %s", self.status_path, exc_info=True)
+            await asyncio.sleep(STATUS_EVERY_S)
+
+    # ---- foreground run ----------------------------------------------------------------------------------
+    async def run_until_signalled(self) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await stop.wait()
+            log.info("shutting down: finishing turns in flight (up to %.0f s)", SHUTDOWN_DRAIN_S)
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)

@@ -1,0 +1,255 @@
+"""Dispatch: from a stored message to a reply in the outbox. Decides who speaks, whether to answer, and runs the
+turn in that member's lane (one turn at a time per sub-agent, members in parallel).
+
+A burst of messages from one member folds into one turn: a message that arrives while the member's turn is still
+thinking (no tool has run yet, within the burst window) cancels that turn and restarts it with both messages. Later
+messages queue for the next turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Coroutine, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from assistant.agent import Agents, TurnRequest, TurnResult
+from assistant.commands import CommandContext, CommandRegistry, parse_command
+from assistant.inbox import Inbox, to_inbound
+from assistant.members import Directory
+from assistant.messages import ChatKind, Inbound, MemberScope, Reply
+from assistant.outbox import Outbox
+from channels.base import Channel, Reacts
+
+__all__ = ["Dispatcher", "parse_delegation"]
+
+log = logging.getLogger(__name__)
+
+_DELEGATION = (
+    re.compile(r"^\s*(?:please\s+)?ask\s+@?(?P<name>[\w.\-]+?)['’]s\s+(?:agent|assistant|bot)\s+(?:to\s+)?(?P<task>.+)$",
+               re.IGNORECASE | re.DOTALL),
+    re.compile(r"^\s*(?:请|让|叫)\s*@?(?P<name>[\w.\-]+?)\s*的\s*(?:助手|助理|agent)\s*(?P<task>.+)$", re.DOTALL),
+)
+
+FAILED_TURN_REPLY = "Something went wrong while answering; it has been logged. Please try again."
+
+
+def parse_delegation(text: str) -> tuple[str, str] | None:
+    """'ask Alice's agent to draft the notes' -> ('Alice', 'draft the notes')."""
+    for pattern in _DELEGATION:
+        match = pattern.match(text)
+        if match:
+            return match.group("name"), match.group("task").strip()
+    return None
+
+
+@dataclass
+class _Item:
+    message_id: int
+    inbound: Inbound
+    scope: MemberScope
+    delegated_by: str | None = None
+    requester_ids: tuple[str, ...] = ()
+    requester_names: tuple[str, ...] = ()
+    text: str | None = None
+
+
+@dataclass
+class _Lane:
+    items: list[_Item] = field(default_factory=list)
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+
+
+class Dispatcher:
+    def __init__(self, *, inbox: Inbox, directory: Directory, agents: Agents, commands: CommandRegistry,
+                 outbox: Outbox, channels: Mapping[str, Channel], services: object, burst_window_s: float,
+                 max_concurrent_turns: int) -> None:
+        self._inbox = inbox
+        self._directory = directory
+        self._agents = agents
+        self._commands = commands
+        self._outbox = outbox
+        self._channels = channels
+        self._services = services
+        self._burst_s = burst_window_s
+        self._turn_slots = asyncio.Semaphore(max_concurrent_turns)
+        self._lanes: dict[str, _Lane] = {}
+        self._sender_locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closing = False
+
+    # ---- intake ------------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        for message_id in await self._inbox.pending():
+            self.submit(message_id)
+
+    def submit(self, message_id: int) -> None:
+        if self._closing:
+            return  # stays 'received' in the table; the next start takes it
+        self._spawn(self._intake(message_id), f"intake:{message_id}")
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("dispatch task %s failed", task.get_name(), exc_info=task.exception())
+
+    @property
+    def queue_depth(self) -> int:
+        return sum(len(lane.items) for lane in self._lanes.values()) + len(self._tasks)
+
+    async def _intake(self, message_id: int) -> None:
+        row = await self._inbox.load(message_id)
+        if row is None or row.status not in ("received", "processing"):
+            return
+        msg = to_inbound(row)
+        # One sender's messages are taken in arrival order, so a burst folds in the order it was written.
+        lock = self._sender_locks.setdefault((msg.channel, msg.sender_id), asyncio.Lock())
+        async with lock:
+            await self._route(message_id, msg)
+
+    async def _route(self, message_id: int, msg: Inbound) -> None:
+        if msg.sender_is_bot:
+            await self._inbox.mark([message_id], "ignored")
+            return
+        access = await self._directory.check(msg)
+        if access.scope is None:
+            if access.pairing_code and msg.chat_kind is ChatKind.DIRECT:
+                await self._answer(msg, [message_id], None,
+                                   f"Hi! I only work for members of this team. Ask an admin to approve you with "
+                                   f"/pair {access.pairing_code}")
+            else:
+                await self._inbox.mark([message_id], "ignored")
+            return
+        scope = access.scope
+        command = parse_command(msg.text) if msg.addressed else None
+        if command is not None:
+            name, args = command
+            ctx = CommandContext(scope=scope, services=self._services, inbound=msg)  # type: ignore[arg-type]
+            text = await self._commands.run(name, args, ctx)
+            await self._answer(msg, [message_id], scope.member_id, text)
+            return
+        if not msg.addressed:
+            # Not for us, but part of the group's conversation that every sub-agent may see.
+            await self._inbox.mark([message_id], "ignored", member_id=scope.member_id)
+            return
+        if access.reason:
+            await self._answer(msg, [message_id], scope.member_id, f"Not active here yet: {access.reason}.")
+            return
+        item = _Item(message_id, msg, scope)
+        delegation = parse_delegation(msg.text) if msg.chat_kind is ChatKind.GROUP else None
+        if delegation is not None:
+            target = await self._directory.find(delegation[0])
+            if target is not None and target.id != scope.member_id:
+                target_scope = replace(scope, member_id=target.id, member_name=target.name, is_admin=False,
+                                       private=scope.private or target.private)
+                target_ids = tuple(await self._directory.platform_ids(target.id, msg.channel))
+                item = _Item(message_id, msg, target_scope, delegated_by=scope.member_name,
+                             requester_ids=(msg.sender_id, *target_ids[:1]),
+                             requester_names=(msg.sender_name, target.name), text=delegation[1])
+        await self._inbox.mark([message_id], "processing", member_id=scope.member_id)
+        lane = self._lanes.setdefault(item.scope.session_key, _Lane())
+        lane.items.append(item)
+        lane.arrived.set()
+        if lane.task is None or lane.task.done():
+            lane.task = asyncio.create_task(self._run_lane(item.scope.session_key, lane),
+                                            name=f"lane:{item.scope.session_key}")
+            self._tasks.add(lane.task)  # type: ignore[arg-type]
+            lane.task.add_done_callback(self._finished)  # type: ignore[arg-type]
+
+    # ---- the member's lane -------------------------------------------------------------------------------
+    async def _run_lane(self, key: str, lane: _Lane) -> None:
+        try:
+            while lane.items and not self._closing:
+                batch = lane.items[:]
+                lane.items.clear()
+                lane.arrived.clear()
+                await self._run_batch(lane, batch)
+        finally:
+            if not lane.items:
+                self._lanes.pop(key, None)
+
+    async def _run_batch(self, lane: _Lane, batch: list[_Item]) -> None:
+        committed = asyncio.Event()
+        async with self._turn_slots:
+            started = time.monotonic()
+            turn = asyncio.create_task(self._turn(batch, committed))
+            await self._working(batch[-1].inbound, True)
+            try:
+                while True:
+                    waiter = asyncio.create_task(lane.arrived.wait())
+                    done, _ = await asyncio.wait({turn, waiter}, return_when=asyncio.FIRST_COMPLETED)
+                    if turn in done:
+                        waiter.cancel()
+                        break
+                    lane.arrived.clear()
+                    foldable = [i for i in lane.items if i.delegated_by is None and batch[0].delegated_by is None]
+                    if (not committed.is_set() and foldable and len(foldable) == len(lane.items)
+                            and time.monotonic() - started <= self._burst_s):
+                        turn.cancel()
+                        await asyncio.gather(turn, return_exceptions=True)
+                        batch = batch + lane.items[:]
+                        lane.items.clear()
+                        turn = asyncio.create_task(self._turn(batch, committed))
+                result = turn.result()
+            except asyncio.CancelledError:
+                turn.cancel()
+                raise
+            except Exception:
+                log.exception("turn failed for %s", batch[-1].scope.session_key)
+                result = TurnResult(text=FAILED_TURN_REPLY)
+            finally:
+                await self._working(batch[-1].inbound, False)
+        last = batch[-1]
+        mention_ids = last.requester_ids or ((last.inbound.sender_id,) if last.scope.chat_kind is ChatKind.GROUP
+                                             else ())
+        mention_names = last.requester_names or ((last.inbound.sender_name,) if mention_ids else ())
+        await self._answer(last.inbound, [i.message_id for i in batch], last.scope.member_id, result.text,
+                           mention_ids=mention_ids, mention_names=mention_names)
+
+    async def _turn(self, batch: list[_Item], committed: asyncio.Event) -> TurnResult:
+        last = batch[-1]
+        text = "\n".join((i.text or i.inbound.text) for i in batch)
+        needs = frozenset(_NEEDS[a.kind] for i in batch for a in i.inbound.attachments if a.kind in _NEEDS)
+        req = TurnRequest(scope=last.scope, text=text, sent_at=batch[0].inbound.sent_at,
+                          inbound_ids=tuple(i.message_id for i in batch), needs=needs,
+                          delegated_by=last.delegated_by)
+        return await self._agents.turn(req, on_commit=committed.set)
+
+    async def _working(self, msg: Inbound, on: bool) -> None:
+        channel = self._channels.get(msg.channel)
+        if isinstance(channel, Reacts):
+            try:
+                await channel.working(msg, on)
+            except Exception:
+                log.debug("working indicator failed on %s", msg.channel, exc_info=True)
+
+    async def _answer(self, msg: Inbound, message_ids: list[int], member_id: int | None, text: str, *,
+                      mention_ids: tuple[str, ...] = (), mention_names: tuple[str, ...] = ()) -> None:
+        reply = Reply(channel=msg.channel, chat_id=msg.chat_id, text=text, idempotency_key=f"in:{message_ids[-1]}",
+                      thread_id=msg.thread_id, reply_to_message_id=msg.platform_message_id or None,
+                      mention_user_ids=mention_ids, mention_names=mention_names)
+        await self._outbox.answer(reply, member_id, message_ids)
+
+    # ---- shutdown ----------------------------------------------------------------------------------------
+    async def aclose(self, drain_s: float) -> None:
+        """Stop taking messages; let turns in flight finish for up to ``drain_s``, then park the rest (they stay
+        in the table as received/processing and run again at the next start)."""
+        self._closing = True
+        tasks = list(self._tasks)
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=drain_s)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+
+_NEEDS = {"image": "vision", "audio": "audio", "video": "video"}

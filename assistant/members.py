@@ -1,0 +1,189 @@
+"""Who is speaking: platform identities -> members, roles from config, access (allowlists, pairing, linking)."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+
+from assistant.config import AccessConfig, RoutingConfig, TeamConfig
+from assistant.errors import ScopeError
+from assistant.messages import ChatKind, Inbound, MemberScope
+from assistant.storage.db import Database
+from assistant.storage.tables import Chat, Identity, Member, Pairing
+
+__all__ = ["Access", "Directory"]
+
+# The console is the terminal of the machine teamclaw runs on: whoever can type there already owns the data.
+LOCAL_CHANNELS = frozenset({"console"})
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """The outcome of an access check: a scope to act in, or why not (and a pairing code to offer)."""
+
+    scope: MemberScope | None
+    reason: str = ""
+    pairing_code: str | None = None
+
+
+def _ref(channel: str, user_id: str) -> str:
+    return f"{channel}:{user_id}"
+
+
+class Directory:
+    def __init__(self, db: Database, team: TeamConfig, access: AccessConfig, routing: RoutingConfig) -> None:
+        self._db = db
+        self._team = team
+        self._access = access
+        self._routing = routing
+        self._member_cache: dict[tuple[str, str], int] = {}
+
+    def _configured_role(self, refs: set[str]) -> str:
+        if refs & set(self._team.owners):
+            return "owner"
+        if refs & set(self._team.admins):
+            return "admin"
+        return "member"
+
+    async def member_for(self, channel: str, platform_user_id: str, name: str) -> Member:
+        """The member behind a platform account, created on first contact."""
+        async with self._db.session() as s:
+            ident = (await s.execute(
+                select(Identity).where(Identity.channel == channel, Identity.platform_user_id == platform_user_id)
+            )).scalar_one_or_none()
+            if ident is not None:
+                member = await s.get(Member, ident.member_id)
+                assert member is not None
+                if name and ident.display_name != name:
+                    ident.display_name = name
+                return member
+            member = Member(name=name or platform_user_id, role=self._configured_role({_ref(channel,
+                                                                                             platform_user_id)}))
+            s.add(member)
+            await s.flush()
+            s.add(Identity(member_id=member.id, channel=channel, platform_user_id=platform_user_id,
+                           display_name=name))
+            return member
+
+    async def _refs(self, member_id: int) -> set[str]:
+        async with self._db.session() as s:
+            rows = (await s.execute(select(Identity).where(Identity.member_id == member_id))).scalars().all()
+        return {_ref(r.channel, r.platform_user_id) for r in rows}
+
+    async def _chat(self, msg: Inbound) -> Chat:
+        async with self._db.session() as s:
+            chat = (await s.execute(select(Chat).where(Chat.channel == msg.channel,
+                                                       Chat.platform_chat_id == msg.chat_id))).scalar_one_or_none()
+            if chat is None:
+                chat = Chat(channel=msg.channel, platform_chat_id=msg.chat_id, kind=msg.chat_kind.value,
+                            title=msg.chat_title or "")
+                s.add(chat)
+            elif msg.chat_title and chat.title != msg.chat_title:
+                chat.title = msg.chat_title
+            return chat
+
+    async def check(self, msg: Inbound) -> Access:
+        """Decide once whether and as whom to act on a message. Closed by default."""
+        member = await self.member_for(msg.channel, msg.sender_id, msg.sender_name)
+        refs = await self._refs(member.id)
+        role = self._configured_role(refs)
+        if role == "member" and member.role in ("owner", "admin"):
+            role = member.role
+        chat = await self._chat(msg)
+        chat_ref = _ref(msg.channel, msg.chat_id)
+        is_admin = role in ("owner", "admin")
+        local = msg.channel in LOCAL_CHANNELS
+        member_allowed = (local or is_admin or member.allowed or bool(refs & set(self._access.allowed_members)))
+        chat_allowed = local or chat.allowed or chat_ref in self._access.allowed_chats
+        private = (member.private or chat.private or chat_ref in self._routing.private_chats
+                   or bool(refs & set(self._routing.private_members)))
+        scope = MemberScope(
+            member_id=member.id, member_name=member.name, channel=msg.channel, chat_id=msg.chat_id,
+            chat_kind=msg.chat_kind, thread_id=msg.thread_id, timezone=member.timezone or self._team.timezone,
+            is_admin=is_admin, private=private,
+        )
+        if msg.chat_kind is ChatKind.GROUP:
+            if chat_allowed and (member_allowed or self._access.group_members_allowed):
+                return Access(scope)
+            if is_admin:
+                return Access(scope, reason="group not yet allowed; an admin can send /allow here")
+            return Access(None, reason="group not allowed")
+        if member_allowed:
+            return Access(scope)
+        if not self._access.pairing:
+            return Access(None, reason="member not allowed")
+        return Access(None, reason="pairing needed", pairing_code=await self._pairing_code(msg))
+
+    async def _pairing_code(self, msg: Inbound) -> str:
+        async with self._db.session() as s:
+            existing = (await s.execute(select(Pairing).where(
+                Pairing.channel == msg.channel, Pairing.platform_user_id == msg.sender_id,
+                Pairing.approved.is_(False)))).scalar_one_or_none()
+            if existing is not None:
+                return existing.code
+            code = secrets.token_hex(3).upper()
+            s.add(Pairing(code=code, channel=msg.channel, platform_user_id=msg.sender_id,
+                          platform_chat_id=msg.chat_id, name=msg.sender_name))
+            return code
+
+    async def approve_pairing(self, code: str) -> str:
+        async with self._db.session() as s:
+            pairing = await s.get(Pairing, code.strip().upper())
+            if pairing is None or pairing.approved:
+                raise ScopeError(f"no open pairing request with code {code!r}")
+            pairing.approved = True
+            ident = (await s.execute(select(Identity).where(
+                Identity.channel == pairing.channel, Identity.platform_user_id == pairing.platform_user_id)
+            )).scalar_one_or_none()
+            if ident is None:
+                raise ScopeError(f"pairing {code} names an unknown account")
+            await s.execute(update(Member).where(Member.id == ident.member_id).values(allowed=True))
+            return pairing.name or pairing.platform_user_id
+
+    async def allow_chat(self, channel: str, chat_id: str) -> None:
+        async with self._db.session() as s:
+            await s.execute(update(Chat).where(Chat.channel == channel, Chat.platform_chat_id == chat_id)
+                            .values(allowed=True))
+
+    async def find(self, ref: str) -> Member | None:
+        """A member by "channel:user_id", by member id ("#3") or by name (case-insensitive)."""
+        async with self._db.session() as s:
+            if ref.startswith("#") and ref[1:].isdigit():
+                return await s.get(Member, int(ref[1:]))
+            channel, sep, user_id = ref.partition(":")
+            if sep:
+                ident = (await s.execute(select(Identity).where(
+                    Identity.channel == channel, Identity.platform_user_id == user_id))).scalar_one_or_none()
+                if ident is not None:
+                    return await s.get(Member, ident.member_id)
+            name = ref.lstrip("@").lower()
+            rows = (await s.execute(select(Member))).scalars().all()
+            matches = [m for m in rows if m.name.lower() == name]
+            return matches[0] if len(matches) == 1 else None
+
+    async def allow_member(self, ref: str) -> str:
+        member = await self.find(ref)
+        if member is None:
+            raise ScopeError(f"no member {ref!r}; they must write to the bot once first")
+        async with self._db.session() as s:
+            await s.execute(update(Member).where(Member.id == member.id).values(allowed=True))
+        return member.name
+
+    async def link(self, ref_a: str, ref_b: str) -> str:
+        """Merge the identities of member B into member A: one person, one sub-agent, on every platform."""
+        a, b = await self.find(ref_a), await self.find(ref_b)
+        if a is None or b is None:
+            raise ScopeError(f"cannot link {ref_a!r} and {ref_b!r}: both must be known members")
+        if a.id == b.id:
+            return a.name
+        async with self._db.session() as s:
+            await s.execute(update(Identity).where(Identity.member_id == b.id).values(member_id=a.id))
+        return a.name
+
+    async def platform_ids(self, member_id: int, channel: str) -> list[str]:
+        async with self._db.session() as s:
+            rows = (await s.execute(select(Identity).where(Identity.member_id == member_id,
+                                                           Identity.channel == channel))).scalars().all()
+        return [r.platform_user_id for r in rows]

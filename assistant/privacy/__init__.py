@@ -1,0 +1,23 @@
+"""Privacy detection: deterministic detectors for personal data in Chinese and English, plus an optional local
+model second opinion. The router asks this package whether a request is private before it picks a model."""
+
+from __future__ import annotations
+
+from assistant.privacy.checksums import cn_id_check_ok, iban_ok, luhn_ok
+from assistant.privacy.detector import MIN_CONFIDENCE, PrivacyDetector, scan
+from assistant.privacy.finding import KIND_LABELS, REDACTABLE_KINDS, Finding
+from assistant.privacy.second_opinion import SECOND_OPINION_SCHEMA, second_opinion
+
+__all__ = [
+    "KIND_LABELS",
+    "MIN_CONFIDENCE",
+    "REDACTABLE_KINDS",
+    "SECOND_OPINION_SCHEMA",
+    "Finding",
+    "PrivacyDetector",
+    "cn_id_check_ok",
+    "iban_ok",
+    "luhn_ok",
+    "scan",
+    "second_opinion",
+]

@@ -1,0 +1,436 @@
+"""The router: the one place every outbound model request passes, on every path (chat, tools, sub-agents,
+scheduled jobs, heartbeat, compaction, memory extraction).
+
+For each call it decides, in this order: is the request private (flags, then detectors over every message, then
+optionally the local model's opinion)? Which tier and abilities does it need? Which model is cheapest for that,
+within budget? It then walks the fallback chain, records every attempt in ``model_calls``, and right before each
+provider call checks once more that nothing private is about to leave for a cloud model (``guard_outbound``).
+Private requests only ever see local models: as first choice, as fallback, on error and when a role is pinned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from assistant.clock import Clock, SystemClock
+from assistant.config import Config, ModelConfig, Role
+from assistant.difficulty import HARD_TIER, OutcomeMemory, estimate, focus_text
+from assistant.errors import (
+    ContextOverflow,
+    PrivacyViolation,
+    ProviderAuthError,
+    ProviderError,
+    ProviderTimeout,
+    ProviderUnavailable,
+)
+from assistant.messages import ChatKind, MemberScope
+from assistant.privacy import KIND_LABELS, REDACTABLE_KINDS, Finding, PrivacyDetector, second_opinion
+from assistant.providers.base import ChatMessage, ModelProvider, ModelRequest, ModelResponse
+from assistant.redaction import Redaction, can_redact, redact, restore
+from assistant.storage.db import Database
+from assistant.storage.tables import ModelCall
+from assistant.usage import BudgetState, budget_state, call_cost
+
+__all__ = ["MODAL_NEEDS", "Route", "Routed", "Router", "guard_outbound"]
+
+log = logging.getLogger(__name__)
+
+MODAL_NEEDS = frozenset({"vision", "audio", "video"})
+# How a modality is degraded when no allowed model reads it; the caller does the converting.
+_DEGRADE_HINT = {"vision": "send a description or extracted text", "audio": "send a transcript",
+                 "video": "send frames or a transcript", "tools": "answer without tools"}
+# Output tokens assumed when ordering models by price: prices differ mostly in output.
+_PRICE_OUTPUT_WEIGHT = 0.5
+_HEALTH_TIMEOUT_S = 15.0
+_SECOND_OPINION_CACHE = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where one call goes and why. ``findings`` are the kinds of personal data seen ("phone", "email" ...),
+    ``tier`` the quality tier the request needs, ``degraded`` the needs no allowed model meets (the caller
+    converts: frames, transcript), ``chain`` the models that would be tried, in order."""
+
+    model: str
+    location: Literal["local", "cloud"]
+    reason: str
+    private: bool
+    findings: tuple[str, ...]
+    tier: int = 1
+    degraded: tuple[str, ...] = ()
+    chain: tuple[str, ...] = ()
+
+    @property
+    def difficulty(self) -> Literal["easy", "hard"]:
+        return "hard" if self.tier >= HARD_TIER else "easy"
+
+
+@dataclass(frozen=True, slots=True)
+class Routed:
+    response: ModelResponse
+    route: Route
+    cost: float
+
+
+def guard_outbound(model_name: str, model: ModelConfig, *, private: bool) -> None:
+    """The last check before bytes leave: a private request never goes to a cloud model, whatever path led here."""
+    if private and model.location != "local":
+        raise PrivacyViolation(
+            f"refused to send a private request to cloud model {model_name!r}: private work stays on local models"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Privacy:
+    flags: tuple[str, ...]  # reasons that make the call private whatever it says
+    findings: tuple[Finding, ...]
+
+    @property
+    def private(self) -> bool:
+        return bool(self.flags or self.findings)
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(f.kind for f in self.findings))
+
+    def describe(self) -> str:
+        return ", ".join([*self.flags, *(KIND_LABELS.get(k, k) for k in self.kinds)])
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    route: Route
+    redaction: Redaction | None = None
+
+
+@dataclass
+class _Attempts:
+    errors: list[str] = field(default_factory=list)
+    last: ProviderError | None = None
+
+
+def _texts(request: ModelRequest) -> Iterator[str]:
+    """Everything a request carries to the model: every message content and every tool-call argument."""
+    for message in request.messages:
+        yield message.content
+        for call in message.tool_calls:
+            yield call.arguments
+
+
+def _unit_price(model: ModelConfig) -> float:
+    return model.price_input + _PRICE_OUTPUT_WEIGHT * model.price_output
+
+
+class Router:
+    """Routes, sends and accounts every model call. Providers built here are closed by ``aclose``; providers
+    passed in stay their owner's to close."""
+
+    def __init__(self, config: Config, db: Database, *, providers: Mapping[str, ModelProvider] | None = None,
+                 clock: Clock | None = None) -> None:
+        self._config = config
+        self._routing = config.routing
+        self._models = config.all_models()
+        self._db = db
+        self._clock: Clock = clock or SystemClock()
+        self._injected = providers is not None
+        self._providers: dict[str, ModelProvider] = dict(providers or {})
+        self._usable = tuple(n for n in self._models if not self._injected or n in self._providers)
+        self._detector = PrivacyDetector()
+        self._outcomes = OutcomeMemory(db)
+        self._budgets: dict[int | None, BudgetState | None] = {}
+        self._last_route: dict[int, Route] = {}
+        self._opinions: dict[str, bool] = {}
+
+    # --- public API ----------------------------------------------------------------------------------------
+
+    async def complete(self, request: ModelRequest, *, role: Role, scope: MemberScope | None,
+                       private: bool = False, needs: frozenset[str] = frozenset(), min_tier: int = 0) -> Routed:
+        """Route, send and record one model call. Raises ContextOverflow (compact and retry), ProviderError when
+        every model in the chain failed, PrivacyViolation if a private request ever reached a cloud model."""
+        await self.refresh(scope)
+        privacy = self._assess(request, scope, private)
+        plan = self._plan(request, role, scope, privacy, needs, min_tier)
+        if (self._routing.privacy_second_opinion and not plan.route.private and plan.redaction is None
+                and plan.route.location == "cloud"):
+            opinion = await self._second_opinion(request, scope)
+            if opinion is not None:
+                privacy = _Privacy(privacy.flags, (*privacy.findings, opinion))
+                plan = self._plan(request, role, scope, privacy, needs, min_tier)
+        route = plan.route
+        log.info("route %s -> %s (%s, tier %d, chain %s): %s", role, route.model, route.location, route.tier,
+                 ",".join(route.chain), route.reason)
+        if scope is not None and role in ("chat", "tool_step", "subagent"):
+            self._last_route[scope.member_id] = route
+        return await self._send(plan, request, role, scope)
+
+    def explain(self, text: str, *, role: Role = "chat", scope: MemberScope | None = None) -> Route:
+        """How ``text`` would be routed as a member's message, without sending anything. Uses the budgets and
+        remembered outcomes known from the last ``refresh``/``complete``; never asks the local model."""
+        request = ModelRequest(messages=(ChatMessage("user", text),))
+        return self._plan(request, role, scope, self._assess(request, scope, False), frozenset(), 0).route
+
+    async def feedback(self, scope: MemberScope, text: str, *, ok: bool) -> None:
+        """A member's verdict on the answer to ``text``: when wrong, similar requests start one tier higher."""
+        await self._outcomes.load()
+        last = self._last_route.get(scope.member_id)
+        tier = self._models[last.model].tier if last is not None and last.model in self._models else \
+            estimate(ModelRequest(messages=(ChatMessage("user", text),))).tier
+        await self._outcomes.record(scope.member_id, text, model=last.model if last else "", tier=tier, ok=ok)
+        log.info("feedback from member %d: answer %s at tier %d", scope.member_id, "ok" if ok else "wrong", tier)
+
+    async def health(self) -> dict[str, dict[str, object]]:
+        """Per model: reachable, latency_ms, error, location, tier. Sends a one-token request to each."""
+        report: dict[str, dict[str, object]] = {}
+        for name, cfg in self._models.items():
+            info: dict[str, object] = {"location": cfg.location, "tier": cfg.tier, "reachable": False}
+            if name not in self._usable:
+                info["error"] = "no provider was given for this model"
+                report[name] = info
+                continue
+            started = time.perf_counter()
+            probe = ModelRequest(messages=(ChatMessage("user", "ping"),), max_tokens=1)
+            try:
+                async with asyncio.timeout(min(cfg.timeout_s, _HEALTH_TIMEOUT_S)):
+                    await self._provider(name).complete(probe)
+                info["reachable"] = True
+            except TimeoutError:
+                info["error"] = f"no answer within {min(cfg.timeout_s, _HEALTH_TIMEOUT_S):.0f} s"
+            except ProviderError as exc:
+                info["error"] = str(exc)
+            info["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
+            report[name] = info
+        return report
+
+    async def refresh(self, scope: MemberScope | None = None) -> None:
+        """Load remembered outcomes and this member's budget state (``explain`` uses what was loaded last)."""
+        await self._outcomes.load()
+        member_id = scope.member_id if scope is not None else None
+        self._budgets[member_id] = await budget_state(
+            self._db, self._config.budgets, member_id, now=self._clock.now(), timezone=self._config.team.timezone
+        )
+
+    async def aclose(self) -> None:
+        if self._injected:
+            return
+        providers, self._providers = self._providers, {}
+        for provider in providers.values():
+            await provider.aclose()
+
+    # --- decision ------------------------------------------------------------------------------------------
+
+    def _assess(self, request: ModelRequest, scope: MemberScope | None, explicit: bool) -> _Privacy:
+        flags: list[str] = []
+        if explicit:
+            flags.append("marked private by caller")
+        if scope is not None:
+            if scope.private:
+                flags.append("member or chat marked private")
+            if f"{scope.channel}:{scope.chat_id}" in self._routing.private_chats:
+                flags.append("chat in routing.private_chats")
+            member_keys = {f"member:{scope.member_id}"}
+            if scope.chat_kind is ChatKind.DIRECT:
+                member_keys.add(f"{scope.channel}:{scope.chat_id}")
+            if member_keys & set(self._routing.private_members):
+                flags.append("member in routing.private_members")
+        if any(m.private for m in request.messages):
+            flags.append("private memory or tool result")
+        findings = tuple(f for text in _texts(request) for f in self._detector.scan(text))
+        return _Privacy(tuple(flags), findings)
+
+    def _plan(self, request: ModelRequest, role: Role, scope: MemberScope | None, privacy: _Privacy,
+              needs: frozenset[str], min_tier: int) -> _Plan:
+        difficulty = estimate(request, role=role)
+        tier = max(difficulty.tier, min_tier)
+        notes: list[str] = []
+        if min_tier > difficulty.tier:
+            notes.append(f"escalated: caller asked for tier {min_tier}")
+        if role in ("chat", "tool_step", "subagent"):
+            remembered = self._outcomes.required_tier(focus_text(request))
+            if remembered is not None and remembered > tier:
+                tier = remembered
+                notes.append(f"escalated: a similar request was answered wrong at tier {remembered - 1}")
+        tier = min(tier, 3)
+        wanted = set(needs) | ({"tools"} if request.tools else set())
+        if difficulty.long_context:
+            wanted.add("long_context")
+
+        private = privacy.private
+        redaction: Redaction | None = None
+        head = f"private: {privacy.describe()}" if private else difficulty.describe()
+        if private and not privacy.flags and self._routing.redaction and can_redact(privacy.findings):
+            redaction = self._redacted(request)
+            if redaction is not None:
+                private = False
+                head = f"redacted: {privacy.describe()}; {difficulty.describe()}"
+
+        allowed = [n for n in self._usable if not private or self._models[n].location == "local"]
+        if not allowed:
+            raise ProviderUnavailable(
+                "a private request needs a local model and none is available: configure a model with "
+                "location = 'local' (or install the bundled one: pip install 'teamclaw[local]')"
+            )
+        budget = self._budgets.get(scope.member_id if scope is not None else None)
+        first, pick_notes, degraded = self._pick(allowed, tier, wanted, difficulty.tokens,
+                                                 cheapest=bool(budget and budget.over and not private))
+        pinned = self._routing.roles.get(role)
+        if pinned is not None:
+            if pinned in allowed:
+                first, pick_notes = pinned, [f"pinned: {role} -> {pinned}"]
+            elif private and pinned in self._models:
+                pick_notes.append(f"pinned cloud model {pinned} overridden to local")
+        if budget is not None and not private:
+            if budget.over:
+                notes.append(f"{budget.describe()} -> cheapest model")
+            elif budget.warn:
+                notes.append(budget.describe())
+                log.warning("%s for member %s", budget.describe(), scope.member_id if scope else "(team)")
+        notes.extend(pick_notes)
+        notes.extend(f"degrade: no allowed model has {d}; {_DEGRADE_HINT.get(d, 'convert it')}" for d in degraded)
+        chain = self._chain(first, role, allowed, tier, wanted)
+        route = Route(model=first, location=self._models[first].location, reason="; ".join([head, *notes]),
+                      private=private, findings=privacy.kinds, tier=tier, degraded=degraded, chain=chain)
+        return _Plan(route, redaction)
+
+    def _redacted(self, request: ModelRequest) -> Redaction | None:
+        """The request with placeholders, or None when a rescan still finds something (then it stays local)."""
+        redaction = redact(request, self._detector.scan)
+        leftover = [f for text in _texts(redaction.request) for f in self._detector.scan(text)
+                    if f.kind in REDACTABLE_KINDS]
+        return None if leftover else redaction
+
+    def _able(self, name: str, wanted: set[str]) -> bool:
+        return wanted <= set(self._models[name].abilities)
+
+    def _pick(self, allowed: list[str], tier: int, wanted: set[str], tokens: int, *,
+              cheapest: bool) -> tuple[str, list[str], tuple[str, ...]]:
+        """(model, notes, degraded needs). Cheapest model with the tier and abilities; fits the context first."""
+        notes: list[str] = []
+        hard_needs = {n for n in wanted if n != "long_context"}
+        able = [n for n in allowed if self._able(n, hard_needs)]
+        degraded: tuple[str, ...] = ()
+        if not able:
+            offered = set().union(*(set(self._models[n].abilities) for n in allowed))
+            degraded = tuple(sorted(hard_needs - offered))
+            hard_needs &= offered
+            able = [n for n in allowed if self._able(n, hard_needs)] or list(allowed)
+        fits = [n for n in able if self._models[n].context_window >= tokens] or able
+
+        def price(n: str) -> tuple[float, int, int]:
+            return _unit_price(self._models[n]), self._models[n].location != "local", self._models[n].tier
+
+        if cheapest:
+            return min(fits, key=price), notes, degraded
+        strong_enough = [n for n in fits if self._models[n].tier >= tier]
+        if strong_enough:
+            return min(strong_enough, key=price), notes, degraded
+        best = max(fits, key=lambda n: (self._models[n].tier, -_unit_price(self._models[n])))
+        notes.append(f"no allowed model reaches tier {tier}: using {best} (tier {self._models[best].tier})")
+        return best, notes, degraded
+
+    def _chain(self, first: str, role: Role, allowed: list[str], tier: int, wanted: set[str]) -> tuple[str, ...]:
+        """First choice, then the role's configured fallbacks, then the other allowed models by fit and price."""
+        rest = sorted(allowed, key=lambda n: (not self._able(n, wanted), self._models[n].tier < tier,
+                                              _unit_price(self._models[n]), -self._models[n].tier))
+        ordered = [first, *(n for n in self._routing.fallbacks.get(role, []) if n in allowed), *rest]
+        return tuple(dict.fromkeys(ordered))
+
+    async def _second_opinion(self, request: ModelRequest, scope: MemberScope | None) -> Finding | None:
+        text = "\n".join(m.content for m in request.messages if m.role in ("user", "tool"))[-4000:]
+        if text in self._opinions:
+            return Finding("model_opinion", 0, 0, 0.6) if self._opinions[text] else None
+
+        async def ask(question: ModelRequest) -> ModelResponse:
+            plan = self._plan(question, "classification", scope, _Privacy(("privacy second opinion",), ()),
+                              frozenset(), 0)
+            return (await self._send(plan, question, "classification", scope)).response
+
+        try:
+            finding = await second_opinion(ask, text)
+        except ProviderError as exc:
+            # The detectors already ran; an unreachable local model is no evidence either way.
+            log.warning("privacy second opinion unavailable (%s); routing on the detectors alone", type(exc).__name__)
+            return None
+        if len(self._opinions) >= _SECOND_OPINION_CACHE:
+            self._opinions.pop(next(iter(self._opinions)))
+        self._opinions[text] = finding is not None
+        return finding
+
+    # --- sending -------------------------------------------------------------------------------------------
+
+    def _provider(self, name: str) -> ModelProvider:
+        provider = self._providers.get(name)
+        if provider is None:
+            from assistant.providers.factory import build_provider
+
+            provider = self._providers[name] = build_provider(name, self._models[name])
+        return provider
+
+    async def _send(self, plan: _Plan, request: ModelRequest, role: Role, scope: MemberScope | None) -> Routed:
+        route = plan.route
+        attempts = _Attempts()
+        for name in route.chain:
+            model = self._models[name]
+            redacted = plan.redaction is not None and model.location == "cloud"
+            outbound = plan.redaction.request if plan.redaction is not None and redacted else request
+            reason = route.reason if name == route.model else \
+                f"{route.reason}; fallback after {', '.join(attempts.errors) or route.model}"
+            guard_outbound(name, model, private=route.private)
+            started = time.perf_counter()
+            try:
+                response = await self._call(name, model, outbound)
+            except ContextOverflow as exc:
+                await self._record(scope, role, name, model, route, reason, started, None, exc)
+                raise
+            except ProviderError as exc:
+                await self._record(scope, role, name, model, route, reason, started, None, exc)
+                if isinstance(exc, ProviderAuthError):
+                    log.error("model %s refused our credentials (%s): fix its api key; trying the next model",
+                              name, exc)
+                else:
+                    log.warning("model %s failed (%s); trying the next model", name, type(exc).__name__)
+                attempts.errors.append(f"{name}: {type(exc).__name__}")
+                attempts.last = exc
+                continue
+            if redacted and plan.redaction is not None:
+                response = restore(response, plan.redaction.originals)
+            cost = await self._record(scope, role, name, model, route, reason, started, response, None)
+            final = route if name == route.model else Route(
+                model=name, location=model.location, reason=reason, private=route.private, findings=route.findings,
+                tier=route.tier, degraded=route.degraded, chain=route.chain)
+            return Routed(response=response, route=final, cost=cost)
+        raise ProviderUnavailable(
+            f"no model could answer this {role} call ({'; '.join(attempts.errors)}): check `teamclaw doctor`"
+        ) from attempts.last
+
+    async def _call(self, name: str, model: ModelConfig, request: ModelRequest) -> ModelResponse:
+        # The provider retries on its own; this outer limit only bounds a provider that hangs despite that.
+        limit = model.timeout_s * (model.max_retries + 1) + 30
+        try:
+            async with asyncio.timeout(limit):
+                return await self._provider(name).complete(request)
+        except TimeoutError as exc:
+            raise ProviderTimeout(f"model {name!r} gave no answer within {limit:.0f} s") from exc
+
+    async def _record(self, scope: MemberScope | None, role: Role, name: str, model: ModelConfig, route: Route,
+                      reason: str, started: float, response: ModelResponse | None,
+                      error: ProviderError | None) -> float:
+        usage = response.usage if response is not None else None
+        cost = call_cost(model, usage) if usage is not None else 0.0
+        row = ModelCall(
+            member_id=scope.member_id if scope is not None else None, role=role, model=name,
+            provider_model=(response.model if response is not None and response.model else model.model),
+            location=model.location, tokens_in=usage.input_tokens if usage else 0,
+            tokens_out=usage.output_tokens if usage else 0, cached_tokens=usage.cached_tokens if usage else 0,
+            cost=cost, latency_ms=round((time.perf_counter() - started) * 1000, 1), route_reason=reason[:300],
+            private=route.private, ok=error is None,
+            error=f"{type(error).__name__}: {error}"[:2000] if error is not None else None,
+            created_at=self._clock.now(),
+        )
+        async with self._db.session() as session:
+            session.add(row)
+        return cost

@@ -1,0 +1,76 @@
+"""The model's two skill tools: ``skill_read`` (load a skill's instructions) and ``skill_draft`` (write a draft)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from assistant.errors import SkillError, ToolError
+from assistant.skillbook.drafts import write_draft
+from assistant.skillbook.library import SkillLibrary
+from assistant.tools import Tool, ToolContext, ToolResult
+
+__all__ = ["skill_tools"]
+
+
+class SkillReadArgs(BaseModel):
+    name: str = Field(description="The skill's name, as listed in the skills index")
+
+
+class SkillDraftArgs(BaseModel):
+    name: str = Field(description="Short lowercase name with hyphens, e.g. 'release-checklist'")
+    description: str = Field(description="One line: what the skill does and when to use it")
+    body: str = Field(description="The instructions in Markdown: steps, tools to use, output format")
+    scope: Literal["member", "team"] = Field(
+        default="member", description="'member' for the asking member only, 'team' for everyone (admin approves)"
+    )
+
+
+def _library(ctx: ToolContext) -> SkillLibrary:
+    library = ctx.services.skills
+    if not isinstance(library, SkillLibrary):
+        raise ToolError("skills are not enabled on this assistant")
+    return library
+
+
+async def _skill_read(args: SkillReadArgs, ctx: ToolContext) -> ToolResult:
+    library = _library(ctx)
+
+    def _read() -> str:
+        spec = library.get(ctx.scope, args.name)
+        body = library.read(ctx.scope, args.name)
+        head = [f"Skill {spec.name} ({spec.origin}): {spec.description}"]
+        if spec.allowed_tools:
+            head.append(f"Tools this skill uses: {', '.join(spec.allowed_tools)}")
+        files = library.supporting_files(spec)
+        if files:
+            head.append(f"Supporting files (not loaded): {', '.join(files[:20])}")
+        return "\n".join(head) + "\n\n" + body
+
+    try:
+        return ToolResult(await asyncio.to_thread(_read))
+    except SkillError as exc:
+        raise ToolError(str(exc)) from exc
+
+
+async def _skill_draft(args: SkillDraftArgs, ctx: ToolContext) -> ToolResult:
+    library = _library(ctx)
+    try:
+        preview = await asyncio.to_thread(write_draft, library, ctx.scope, args.name, args.description, args.body,
+                                          for_team=args.scope == "team")
+    except SkillError as exc:
+        raise ToolError(str(exc)) from exc
+    return ToolResult(preview + "\n\nShow this preview to the member; nothing is installed until they approve.")
+
+
+def skill_tools() -> list[Tool]:
+    return [
+        Tool("skill_read", "Read the full instructions of a skill from the skills index before following it.",
+             SkillReadArgs, _skill_read, timeout_s=10.0, group_safe=True),
+        Tool("skill_draft",
+             "Draft a new skill from what was just done (e.g. 'turn this into a skill'). Writes a draft and "
+             "returns its preview; the member approves it with /skill approve NAME.",
+             SkillDraftArgs, _skill_draft, timeout_s=10.0),
+    ]

@@ -1,0 +1,78 @@
+"""The console channel: the local terminal as a chat, so anyone can try teamclaw with no IM account.
+
+``say`` plays a member writing (in a direct chat, or in a group when ``group`` is given); replies are printed and
+handed to whoever waits for them. The interactive loop lives in the CLI (``teamclaw chat``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Callable
+
+from assistant.errors import ChannelError
+from assistant.messages import ChatKind, Inbound, Reply, SentRef
+from channels.base import Deliver
+
+__all__ = ["ConsoleChannel"]
+
+BOT_MENTION = "@bot"
+
+
+class ConsoleChannel:
+    name = "console"
+
+    def __init__(self, *, show: Callable[[Reply], None] | None = None) -> None:
+        self._deliver: Deliver | None = None
+        self._show = show
+        self._ids = itertools.count(1)
+        self._waiters: dict[str, asyncio.Future[Reply]] = {}
+        self._replies: dict[str, Reply] = {}
+        self.sent: list[Reply] = []
+
+    async def start(self, deliver: Deliver) -> None:
+        self._deliver = deliver
+
+    async def stop(self) -> None:
+        for fut in self._waiters.values():
+            fut.cancel()
+        self._deliver = None
+
+    async def say(self, user: str, text: str, *, chat: str, group: bool = False,
+                  message_id: str | None = None) -> str:
+        """Deliver a message as ``user``; returns its platform message id (to wait for the reply)."""
+        if self._deliver is None:
+            raise ChannelError("console channel is not started")
+        mid = message_id or f"{chat}:{next(self._ids)}:{asyncio.get_running_loop().time():.6f}"
+        addressed = (not group) or BOT_MENTION in text or text.lstrip().startswith("/")
+        inbound = Inbound(
+            channel=self.name, chat_id=chat, chat_kind=ChatKind.GROUP if group else ChatKind.DIRECT,
+            sender_id=user, sender_name=user, text=text.replace(BOT_MENTION, "").strip() if group else text,
+            platform_message_id=mid, addressed=addressed, chat_title=chat if group else None,
+        )
+        await self._deliver(inbound)
+        return mid
+
+    async def wait_reply(self, message_id: str, timeout: float) -> Reply:
+        """The reply to the message with this platform id (raises TimeoutError when none comes in time)."""
+        if message_id in self._replies:
+            return self._replies.pop(message_id)
+        fut = self._waiters.setdefault(message_id, asyncio.get_running_loop().create_future())
+        try:
+            async with asyncio.timeout(timeout):
+                return await fut
+        finally:
+            self._waiters.pop(message_id, None)
+            self._replies.pop(message_id, None)
+
+    async def send(self, reply: Reply) -> SentRef:
+        self.sent.append(reply)
+        if self._show is not None:
+            self._show(reply)
+        key = reply.reply_to_message_id or ""
+        fut = self._waiters.get(key)
+        if fut is not None and not fut.done():
+            fut.set_result(reply)
+        elif key:
+            self._replies[key] = reply
+        return SentRef((f"console-out-{len(self.sent)}",))

@@ -1,0 +1,428 @@
+"""The memory store: SQLite rows (with FTS5) are the truth, chroma holds their vectors; every method takes the
+member scope and reads or writes only inside it. The agent calls ``context_block`` each turn and ``observe_turn``
+after it; tools and commands call ``recall``, ``remember`` and ``forget``.
+
+Write order (crash-safe): the row is committed with ``vector_state = pending``, then the vector is upserted,
+then the row is marked ``synced``. ``repair()`` at start embeds pending rows and drops vectors without a row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from chromadb.errors import ChromaError
+from sqlalchemy import select, text, update
+
+from assistant.config import MemoryConfig
+from assistant.errors import MemoryError_, ScopeError
+from assistant.messages import MemberScope, utcnow
+from assistant.storage.db import Database
+from memory import records as rec
+from memory.consolidate import ConsolidationReport
+from memory.embed import Embedder, build_embedder
+from memory.extract import Extracted, extract_facts, model_facts, subject_key
+from memory.profile import infer_profile, load_profile, render_profile, set_field
+from memory.records import NewRecord, Window
+from memory.render import MemoryBlock, render_block
+from memory.retrieve import Recalled, fuse, rank
+from memory.scopes import Placement, Visibility, can_delete, placement, readable_chroma, readable_sql
+from memory.tables import MemoryRecord, create_fts
+from memory.textproc import fts_query, normalize
+from memory.timerange import parse_time_range
+from memory.vectors import VectorIndex
+
+__all__ = ["MemoryStore"]
+
+log = logging.getLogger(__name__)
+
+KEYWORD_CANDIDATES = 50
+VECTOR_CANDIDATES = 50
+SYNC_BATCH = 256
+# A vector hit this close (cosine distance on centred e5 vectors) counts as relevant for the automatic context
+# block even without a keyword match; farther hits only fill tool searches.
+CONTEXT_MAX_DISTANCE = 0.75
+_VECTOR_FAILURES = (MemoryError_, ChromaError, OSError, ValueError, RuntimeError)
+
+
+def _chroma_meta(row: MemoryRecord) -> dict[str, Any]:
+    return {
+        "visibility": row.visibility, "owner": row.owner_member_id, "group": row.group_key or "",
+        "said_at": int(row.said_at.timestamp()), "kind": row.kind,
+        "speaker_member": row.speaker_member_id if row.speaker_member_id is not None else -1,
+    }
+
+
+class MemoryStore:
+    """Owns the embedder and the vector index; shares the ``Database`` it is given (the caller closes that)."""
+
+    def __init__(self, config: MemoryConfig, db: Database, embedder: Embedder | None,
+                 vectors: VectorIndex | None) -> None:
+        self.config = config
+        self.db = db
+        self.embedder = embedder
+        self.vectors = vectors
+        self.fts = db.is_sqlite
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, config: MemoryConfig, db: Database, data_dir: Path, *, chroma_url: str = "",
+                   embedder: Embedder | None = None) -> MemoryStore:
+        """Open (and repair) the store. ``embedder`` overrides ``config.embedder``; with embedder "none" only
+        keyword search runs. A vector index built by another model is emptied and re-embedded here."""
+        if embedder is None:
+            embedder = await asyncio.to_thread(build_embedder, config)
+        vectors = None
+        if embedder is not None:
+            vectors = await asyncio.to_thread(
+                lambda: VectorIndex(embedder, path=Path(data_dir).expanduser() / "vectors", url=chroma_url)
+            )
+        store = cls(config, db, embedder, vectors)
+        if store.fts:
+            async with db.engine.begin() as conn:
+                await conn.execute(text(str(create_fts())))
+        if vectors is not None and vectors.stale:
+            log.warning("memory vectors were built by another model: re-embedding everything with %s",
+                        embedder.model_id if embedder else "-")
+            await store.rebuild()
+        else:
+            await store.repair()
+        return store
+
+    async def aclose(self) -> None:
+        close = getattr(self.embedder, "close", None)
+        if callable(close):
+            await asyncio.to_thread(close)
+
+    # -- writes -----------------------------------------------------------------------------------------------
+
+    async def remember(self, scope: MemberScope, text: str, *, kind: str = "fact", visibility: str = "private",
+                       source_message_id: int | None = None, speaker: str | None = None,
+                       trusted: bool = True, confidence: float = 0.8, importance: float = 0.5) -> int:
+        """Store one record for ``scope``; returns its id. The same text already in the same place returns the
+        existing id; a fact with the subject of an older one (e.g. "Alice moved to the infra team") supersedes it."""
+        item = NewRecord(
+            text=text.strip(), kind=kind, source_message_id=source_message_id, speaker=speaker or scope.member_name,
+            speaker_member_id=scope.member_id if scope.member_id else None, trusted=trusted,
+            confidence=confidence, importance=importance, subject_key=subject_key(text),
+        )
+        ids = await self.remember_many(scope, [item], visibility=visibility, dedupe=True)
+        return ids[0]
+
+    async def remember_many(self, scope: MemberScope, items: Sequence[NewRecord], *, visibility: str = "private",
+                            dedupe: bool = False) -> list[int]:
+        """Store several records in one transaction and embed them in batches (ingest path)."""
+        if not items:
+            return []
+        if any(not i.text for i in items):
+            raise MemoryError_("a memory needs some text")
+        place = placement(scope, visibility)
+        ids: list[int] = []
+        new_ids: list[int] = []
+        dropped: list[int] = []
+        async with self._write_lock:
+            async with self.db.session() as session:
+                for item in items:
+                    if dedupe:
+                        same = await rec.active_in_place(session, place, text_norm=normalize(item.text))
+                        if same:
+                            same[0].updated_at = utcnow()
+                            same[0].confidence = max(same[0].confidence, item.confidence)
+                            ids.append(same[0].id)
+                            continue
+                    row = await rec.insert_record(session, place, item, private=scope.private, fts=self.fts)
+                    ids.append(row.id)
+                    new_ids.append(row.id)
+                    if item.subject_key:
+                        older = await rec.active_in_place(session, place, subject_key=item.subject_key)
+                        dropped += await rec.supersede(session, [o for o in older if o.id != row.id], row.id,
+                                                       fts=self.fts)
+            await self.sync_vectors(new_ids, drop=dropped)
+        return ids
+
+    async def forget(self, scope: MemberScope, *, record_id: int | None = None, query: str | None = None) -> int:
+        """Delete records ``scope`` may delete, from SQLite, the keyword index and chroma, with their history.
+        By id, or every deletable record whose text contains ``query`` (else all its keywords)."""
+        if record_id is None and not (query and query.strip()):
+            raise MemoryError_("forget needs a record id or some text to match")
+        async with self._write_lock:
+            async with self.db.session() as session:
+                if record_id is not None:
+                    rows = list((await rec.fetch_visible(session, scope, [record_id])).values())
+                else:
+                    rows = await self._matching(session, scope, query or "")
+                targets = [r.id for r in rows if can_delete(scope, r)]
+                history = await self._history(session, targets)
+                doomed = sorted(set(targets) | set(history))
+                await rec.delete_records(session, doomed, fts=self.fts)
+            if self.vectors is not None and doomed:
+                await asyncio.to_thread(self.vectors.delete, doomed)
+        return len(targets)
+
+    async def _matching(self, session: Any, scope: MemberScope, query: str) -> list[MemoryRecord]:
+        needle = normalize(query)
+        stmt = select(MemoryRecord).where(readable_sql(scope), MemoryRecord.superseded_by.is_(None))
+        rows = [r for r in (await session.scalars(stmt)).all() if needle in normalize(r.text)]
+        if rows:
+            return rows
+        match = fts_query(query)
+        if not self.fts or match is None:
+            return []
+        all_terms = match.replace(" OR ", " AND ")
+        ids = (await session.execute(text("SELECT rowid FROM memory_fts WHERE memory_fts MATCH :q"),
+                                     {"q": all_terms})).scalars().all()
+        return list((await rec.fetch_visible(session, scope, ids)).values())
+
+    async def _history(self, session: Any, ids: Sequence[int]) -> list[int]:
+        """Ids of records superseded (directly or in a chain) by ``ids``."""
+        found: list[int] = []
+        frontier = list(ids)
+        while frontier:
+            older = (await session.scalars(
+                select(MemoryRecord.id).where(MemoryRecord.superseded_by.in_(frontier))
+            )).all()
+            frontier = [i for i in older if i not in found]
+            found += frontier
+        return found
+
+    # -- vectors ----------------------------------------------------------------------------------------------
+
+    async def sync_vectors(self, ids: Sequence[int], *, drop: Sequence[int] = ()) -> int:
+        """Embed and upsert pending rows among ``ids``; a failure leaves them pending for ``repair``."""
+        if self.vectors is None or self.embedder is None:
+            return 0
+        done = 0
+        try:
+            if drop:
+                await asyncio.to_thread(self.vectors.delete, list(drop))
+            for start in range(0, len(ids), SYNC_BATCH):
+                chunk = list(ids[start : start + SYNC_BATCH])
+                async with self.db.session() as session:
+                    rows = (await session.scalars(select(MemoryRecord).where(
+                        MemoryRecord.id.in_(chunk), MemoryRecord.vector_state == "pending",
+                        MemoryRecord.superseded_by.is_(None),
+                    ))).all()
+                if not rows:
+                    continue
+                vectors = await asyncio.to_thread(self.embedder.embed_documents, [r.text for r in rows])
+                await asyncio.to_thread(self.vectors.upsert, [r.id for r in rows], vectors,
+                                        [_chroma_meta(r) for r in rows])
+                async with self.db.session() as session:
+                    await session.execute(update(MemoryRecord).where(
+                        MemoryRecord.id.in_([r.id for r in rows]), MemoryRecord.vector_state == "pending",
+                    ).values(vector_state="synced"))
+                done += len(rows)
+        except _VECTOR_FAILURES as exc:
+            log.warning("memory vectors not written (%s: %s); rows stay pending until repair()",
+                        type(exc).__name__, exc)
+        return done
+
+    async def repair(self) -> int:
+        """Embed rows left pending (a crash or an embedder failure between the two writes) and delete vectors
+        whose row is gone. Returns the number of rows embedded plus vectors deleted."""
+        if self.vectors is None:
+            return 0
+        async with self._write_lock:
+            async with self.db.session() as session:
+                pending = list((await session.scalars(select(MemoryRecord.id).where(
+                    MemoryRecord.vector_state == "pending", MemoryRecord.superseded_by.is_(None)))).all())
+                known = set((await session.scalars(select(MemoryRecord.id).where(
+                    MemoryRecord.superseded_by.is_(None)))).all())
+            orphans = sorted(await asyncio.to_thread(self.vectors.all_ids) - known)
+            if orphans:
+                await asyncio.to_thread(self.vectors.delete, orphans)
+            embedded = await self.sync_vectors(pending)
+        if embedded or orphans:
+            log.info("memory repair: %d rows embedded, %d orphan vectors deleted", embedded, len(orphans))
+        return embedded + len(orphans)
+
+    async def rebuild(self) -> int:
+        """Re-embed every active record from its row (after a model switch, or on demand)."""
+        if self.vectors is None:
+            return 0
+        async with self._write_lock:
+            await asyncio.to_thread(self.vectors.reset)
+            async with self.db.session() as session:
+                await session.execute(update(MemoryRecord).where(MemoryRecord.superseded_by.is_(None))
+                                      .values(vector_state="pending"))
+                ids = list((await session.scalars(select(MemoryRecord.id).where(
+                    MemoryRecord.superseded_by.is_(None)))).all())
+            return await self.sync_vectors(ids)
+
+    # -- reads ------------------------------------------------------------------------------------------------
+
+    async def recall(self, scope: MemberScope, query: str, k: int = 6, *, since: datetime | None = None,
+                     until: datetime | None = None, member_id: int | None = None,
+                     chat: str | None = None) -> list[Recalled]:
+        """The ``k`` best records for ``query`` that ``scope`` may read. A time range named in the query ("last
+        Tuesday", "上周二") narrows the search when ``since``/``until`` are not given; ``member_id`` (speaker) and
+        ``chat`` (group key) narrow it further. Nothing here can widen the scope."""
+        found, _ = await self._search(scope, query, k, since=since, until=until, member_id=member_id, chat=chat)
+        return found
+
+    async def _search(self, scope: MemberScope, query: str, k: int, *, since: datetime | None,
+                      until: datetime | None, member_id: int | None, chat: str | None
+                      ) -> tuple[list[Recalled], set[int]]:
+        if k <= 0 or not query.strip():
+            return [], set()
+        now = utcnow()
+        named = None
+        if since is None and until is None:
+            named = parse_time_range(query, now, scope.timezone)
+            if named is not None:
+                since, until = named.since, named.until
+        window = Window(since, until, member_id, chat)
+        found, relevant = await self._search_window(scope, query, k, window, now)
+        if not found and named is not None:
+            found, relevant = await self._search_window(scope, query, k, Window(None, None, member_id, chat), now)
+        return found, relevant
+
+    async def _search_window(self, scope: MemberScope, query: str, k: int, window: Window,
+                             now: datetime) -> tuple[list[Recalled], set[int]]:
+        async def keyword() -> list[int]:
+            async with self.db.session() as session:
+                return await rec.keyword_search(session, scope, query, KEYWORD_CANDIDATES, window, fts=self.fts)
+
+        async def vector() -> list[tuple[int, float]]:
+            if self.vectors is None or self.embedder is None:
+                return []
+            try:
+                qvec = await asyncio.to_thread(self.embedder.embed_query, query)
+                hits = await asyncio.to_thread(self.vectors.query, qvec, self._where(scope, window),
+                                               max(VECTOR_CANDIDATES, k * 5))
+            except _VECTOR_FAILURES as exc:
+                log.warning("vector search unavailable (%s); keyword results only", type(exc).__name__)
+                return []
+            return [(h.record_id, h.distance) for h in hits]
+
+        kw_ids, vec_hits = await asyncio.gather(keyword(), vector())
+        fused = fuse(kw_ids, [i for i, _ in vec_hits])
+        async with self.db.session() as session:
+            rows = await rec.fetch_visible(session, scope, fused, window)
+        relevant = set(kw_ids) | {i for i, d in vec_hits if d <= CONTEXT_MAX_DISTANCE}
+        return rank(fused, rows, k, now, viewer_id=scope.member_id), relevant
+
+    @staticmethod
+    def _where(scope: MemberScope, window: Window) -> dict[str, Any]:
+        parts: list[dict[str, Any]] = [readable_chroma(scope)]
+        if window.since is not None:
+            parts.append({"said_at": {"$gte": int(window.since.timestamp())}})
+        if window.until is not None:
+            parts.append({"said_at": {"$lt": int(window.until.timestamp())}})
+        if window.speaker_member_id is not None:
+            parts.append({"speaker_member": window.speaker_member_id})
+        if window.group_key is not None:
+            parts.append({"group": window.group_key})
+        return parts[0] if len(parts) == 1 else {"$and": parts}
+
+    async def context_block(self, scope: MemberScope, query: str, token_budget: int, *,
+                            include_private: bool = True) -> MemoryBlock:
+        """Memory for this turn's prompt: relevant records only (a keyword match or a close vector), within
+        ``token_budget`` tokens; ``private`` tells the router whether private memory is inside.
+        ``include_private=False`` (a task delegated by another member) leaves every private record out."""
+        if not self.config.enabled or token_budget <= 0 or self.config.recall_k <= 0:
+            return MemoryBlock("", False, ())
+        k = self.config.recall_k if include_private else self.config.recall_k * 3
+        found, relevant = await self._search(scope, query, k, since=None, until=None, member_id=None, chat=None)
+        chosen = [f for f in found if f.id in relevant and (include_private or not f.private)]
+        return render_block(chosen[: self.config.recall_k], token_budget)
+
+    async def get(self, scope: MemberScope, record_id: int) -> MemoryRecord | None:
+        async with self.db.session() as session:
+            rows = await session.scalars(select(MemoryRecord).where(MemoryRecord.id == record_id, readable_sql(scope)))
+            return rows.first()
+
+    async def list_records(self, scope: MemberScope, *, kinds: Sequence[str] = (), limit: int = 50,
+                           history: bool = False, only_own: bool = False) -> list[MemoryRecord]:
+        """Records ``scope`` may read, newest first; ``only_own`` keeps the member's private ones."""
+        conds = [readable_sql(scope)]
+        if not history:
+            conds.append(MemoryRecord.superseded_by.is_(None))
+        if kinds:
+            conds.append(MemoryRecord.kind.in_(list(kinds)))
+        if only_own:
+            conds += [MemoryRecord.visibility == Visibility.PRIVATE.value,
+                      MemoryRecord.owner_member_id == scope.member_id]
+        async with self.db.session() as session:
+            stmt = select(MemoryRecord).where(*conds).order_by(MemoryRecord.said_at.desc(), MemoryRecord.id.desc())
+            return list((await session.scalars(stmt.limit(limit))).all())
+
+    # -- profile ----------------------------------------------------------------------------------------------
+
+    async def profile_text(self, scope: MemberScope) -> str:
+        """One short line about the member, stable between turns (for the system prompt)."""
+        async with self.db.session() as session:
+            return render_profile(scope, await load_profile(session, scope.member_id))
+
+    async def set_profile(self, scope: MemberScope, key: str, value: str) -> None:
+        """The member edits their own profile; ``scope`` decides whose."""
+        if not scope.member_id:
+            raise ScopeError("a profile belongs to a member: use a member scope")
+        async with self.db.session() as session:
+            await set_field(session, scope.member_id, key, value, source="member")
+
+    # -- after a turn -----------------------------------------------------------------------------------------
+
+    async def observe_turn(self, scope: MemberScope, user_text: str, reply_text: str, message_id: int | None,
+                           router: Any | None = None) -> None:
+        """Journal the turn, save the facts it states (rules, then the extraction model when a router is
+        given) and update the member's profile. Never raises for a model failure."""
+        if not self.config.enabled or not user_text.strip():
+            return
+        from memory.journal import journal_turn
+
+        facts: list[Extracted] = extract_facts(scope, user_text)
+        if router is not None:
+            facts += await model_facts(router, scope, user_text, reply_text)
+        private = scope.private or any(f.visibility == Visibility.PRIVATE.value for f in facts)
+        await journal_turn(self, scope, user_text, reply_text, message_id, private=private)
+        await self.save_extracted(scope, facts, message_id)
+        async with self.db.session() as session:
+            for key, value in infer_profile(user_text).items():
+                await set_field(session, scope.member_id, key, value, source="conversation")
+
+    async def save_extracted(self, scope: MemberScope, facts: Sequence[Extracted], message_id: int | None,
+                             *, speaker: str | None = None) -> int:
+        saved = 0
+        for fact in facts:
+            vis = fact.visibility
+            if vis == Visibility.GROUP.value and scope.group_chat_key is None:
+                vis = Visibility.PRIVATE.value
+            await self.remember(scope, fact.text, kind=fact.kind, visibility=vis, source_message_id=message_id,
+                                speaker=speaker, confidence=0.7, importance=fact.importance)
+            saved += 1
+        return saved
+
+    # -- maintenance ------------------------------------------------------------------------------------------
+
+    async def consolidate(self) -> ConsolidationReport:
+        """Merge duplicates, resolve contradictions, promote journal items; returns a ConsolidationReport whose
+        ``batch`` can be passed to ``undo``."""
+        from memory.consolidate import consolidate
+
+        async with self._write_lock:
+            report, resync, drop = await consolidate(self.db, fts=self.fts)
+            await self.sync_vectors(resync, drop=drop)
+        return report
+
+    async def undo(self, batch: str) -> int:
+        """Revert one consolidation batch; returns the number of changes undone."""
+        from memory.consolidate import undo
+
+        async with self._write_lock:
+            count, resync, drop = await undo(self.db, batch, fts=self.fts)
+            await self.sync_vectors(resync, drop=drop)
+        return count
+
+    async def vector_of(self, texts: list[str]) -> np.ndarray:
+        if self.embedder is None:
+            raise MemoryError_("memory.embedder is 'none': there are no vectors")
+        return await asyncio.to_thread(self.embedder.embed_documents, texts)
+
+    def place_of(self, scope: MemberScope, visibility: str) -> Placement:
+        return placement(scope, visibility)

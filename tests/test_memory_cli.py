@@ -1,0 +1,129 @@
+"""`teamclaw memory ...` through typer's runner, on a real config, database and chroma under a temp home."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session as SyncSession
+from typer.testing import CliRunner
+
+from assistant.cli import memory_cmd
+from assistant.errors import ScopeError
+from assistant.storage.tables import Identity, Member
+
+LINES = [
+    {"speaker": "Alice", "text": "I prefer oat milk in my coffee.", "timestamp": "2025-03-03T09:00:00Z",
+     "conversation_id": "c1", "extra": "ignored"},
+    {"speaker": "Bob", "text": "The quarterly planning doc is in the shared drive under /plans/q2.",
+     "timestamp": 1741000000, "conversation_id": "c1"},
+    {"speaker": "Alice", "text": "我下周去上海出差。", "timestamp": "2025-03-04T10:00:00+08:00",
+     "conversation_id": "c2"},
+]
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> tuple[CliRunner, typer.Typer, list[str]]:
+    app = typer.Typer()
+    memory_cmd.register(app)
+    home = tmp_path / "home"
+    home.mkdir()
+    config = home / "teamclaw.toml"
+    config.write_text(f'home = "{home.as_posix()}"\n', encoding="utf-8")
+    return CliRunner(), app, ["--config", str(config)]
+
+
+def _run(cli: tuple[CliRunner, typer.Typer, list[str]], *args: str, stdin: str | None = None) -> Any:
+    runner, app, cfg = cli
+    result = runner.invoke(app, ["memory", *args, *cfg], input=stdin)
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result
+
+
+def _jsonl(out: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def test_ingest_then_search_round_trip(cli: Any, tmp_path: Path) -> None:
+    stdin = "\n".join(json.dumps(x, ensure_ascii=False) for x in LINES[:2]) + "\nnot json\n" + \
+        json.dumps({"speaker": "Carol"}) + "\n" + json.dumps(LINES[2], ensure_ascii=False) + "\n"
+    result = _run(cli, "ingest", "--scope", "member:alice", stdin=stdin)
+    assert result.exit_code == 0
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["ingested"] == 3 and summary["skipped"] == 2 and summary["facts"] == 1
+    assert "line 3: not valid JSON" in result.stderr and 'line 4: "text" must be' in result.stderr
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'home' / 'teamclaw.db'}")
+    with SyncSession(engine) as session:
+        assert sorted(m.name for m in session.scalars(select(Member))) == ["Bob", "alice"]
+        assert {i.channel for i in session.scalars(select(Identity))} == {"cli"}
+    engine.dispose()
+
+    hits = _jsonl(_run(cli, "search", "--scope", "member:alice", "-k", "3", "where is the planning document?").stdout)
+    assert hits[0]["text"].startswith("Bob: The quarterly planning doc")  # speaker kept in the stored text
+    assert hits[0]["conversation_id"] == "c1" and hits[0]["rank"] == 1 and hits[0]["score"] > 0
+
+    queries = json.dumps({"query": "Alice 什么时候出差？", "id": "q1"}) + "\n" + \
+        json.dumps({"query": "what milk does Alice like", "id": "q2"}) + "\n"
+    rows = _jsonl(_run(cli, "search", "--scope", "member:alice", "-k", "2", stdin=queries).stdout)
+    first = {r["query_id"]: r for r in rows if r["rank"] == 1}
+    assert "上海" in first["q1"]["text"] and "oat milk" in first["q2"]["text"]
+
+    assert _jsonl(_run(cli, "search", "--scope", "team", "oat milk").stdout) == []  # private stays private
+    with pytest.raises(ScopeError, match="no member 'nobody'"):  # main() prints it as one line, exit 2
+        _run(cli, "search", "--scope", "member:nobody", "milk")
+
+
+def test_export_edit_import_round_trip(cli: Any, tmp_path: Path) -> None:
+    stdin = "\n".join(json.dumps(x, ensure_ascii=False) for x in LINES) + "\n"
+    _run(cli, "ingest", "--scope", "group:telegram:-100team", "--no-extract", stdin=stdin)
+    _run(cli, "ingest", "--scope", "team", "--no-extract",
+         stdin=json.dumps({"speaker": "Bob", "text": "Deploys happen on Tuesdays."}) + "\n")
+    out = tmp_path / "export"
+    assert _jsonl(_run(cli, "export", str(out)).stdout)[0]["exported"] == 4
+    assert sorted(p.name for p in out.iterdir()) == ["group-telegram--100team.md", "team.md"]
+
+    team = out / "team.md"
+    team.write_text(team.read_text(encoding="utf-8").replace("Tuesdays", "Wednesdays")
+                    + "\n## new fact\nThe office closes at 8pm.\n", encoding="utf-8")
+    report = _jsonl(_run(cli, "import", str(out)).stdout)[0]
+    assert report == {"updated": 1, "created": 1, "unchanged": 3}
+    viewer = "member:alice@group:telegram:-100team"
+    hits = _jsonl(_run(cli, "search", "--scope", viewer, "-k", "2", "which day are deploys?").stdout)
+    assert hits[0]["text"] == "Bob: Deploys happen on Wednesdays."
+    closes = _jsonl(_run(cli, "search", "--scope", "team", "-k", "1", "when does the office close").stdout)
+    assert closes[0]["text"] == "The office closes at 8pm."
+
+    # Into a fresh home: the same records, in the same places.
+    fresh_home = tmp_path / "fresh"
+    fresh_home.mkdir()
+    (fresh_home / "teamclaw.toml").write_text(f'home = "{fresh_home.as_posix()}"\n', encoding="utf-8")
+    fresh = (cli[0], cli[1], ["--config", str(fresh_home / "teamclaw.toml")])
+    assert _jsonl(_run(fresh, "import", str(out)).stdout)[0]["created"] == 5
+    listed = _jsonl(_run(fresh, "list", "--scope", "group:telegram:-100team").stdout)
+    assert {r["visibility"] for r in listed} == {"group", "team"} and len(listed) == 5
+
+
+def test_forget_show_and_rebuild(cli: Any) -> None:
+    _run(cli, "ingest", "--scope", "member:alice", stdin=json.dumps(LINES[0]) + "\n")
+    rows = _jsonl(_run(cli, "list", "--scope", "member:alice").stdout)
+    shown = _jsonl(_run(cli, "show", str(rows[0]["id"]), "--scope", "member:alice").stdout)[0]
+    assert shown["vector_state"] == "synced"
+    assert _jsonl(_run(cli, "rebuild").stdout)[0]["reembedded"] == len(rows)
+    assert _jsonl(_run(cli, "forget", "--scope", "member:alice", "--query", "oat milk").stdout)[0]["forgotten"] == 2
+    assert _jsonl(_run(cli, "search", "--scope", "member:alice", "oat milk").stdout) == []
+
+
+def test_scope_syntax() -> None:
+    assert memory_cmd.parse_scope("team") == memory_cmd.ScopeSpec(None, None, True)
+    assert memory_cmd.parse_scope("member:alice") == memory_cmd.ScopeSpec("alice", None, False)
+    assert memory_cmd.parse_scope("group:feishu:oc_1") == memory_cmd.ScopeSpec(None, "feishu:oc_1", False)
+    assert memory_cmd.parse_scope("member:3@group:telegram:-100") == memory_cmd.ScopeSpec("3", "telegram:-100", False)
+    for bad in ("members:alice", "group:telegram", "member:a@team", "", "group:x:1@member:a"):
+        with pytest.raises(ScopeError):
+            memory_cmd.parse_scope(bad)

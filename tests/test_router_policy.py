@@ -1,0 +1,181 @@
+"""Budgets, escalation, remembered outcomes, redaction and the local second opinion, through the real router and
+the real provider code against the two model stand-ins."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from assistant.config import Config
+from assistant.messages import ChatKind, MemberScope, utcnow
+from assistant.router import Router
+from assistant.storage.tables import ModelCall
+from tests.standins.model_server import ScriptedModelServer, ScriptedReply, ScriptedToolCall
+from tests.test_router_paths import ALICE, HARD, PHONE, World, ask, open_world, world  # noqa: F401 (fixture)
+
+
+async def spend(world: World, member_id: int | None, cost: float, *, days_ago: int = 0) -> None:
+    async with world.db.session() as session:
+        session.add(ModelCall(member_id=member_id, role="chat", model="cloud", location="cloud", cost=cost,
+                              route_reason="hard: code", created_at=utcnow() - timedelta(days=days_ago)))
+
+
+async def test_budget_warns_at_the_ratio_then_routes_to_the_cheapest_model(
+        make_config: Callable[..., Config], model_server: ScriptedModelServer,
+        cloud_server: ScriptedModelServer) -> None:
+    budgets = {"member_daily": 1.0, "team_monthly": 100.0, "warn_ratio": 0.8}
+    async with open_world(make_config, model_server, cloud_server, budgets=budgets) as w:
+        await spend(w, 1, 0.85)
+        warned = await w.router.complete(ask(HARD), role="chat", scope=ALICE)
+        assert warned.route.model == "cloud"
+        assert "budget: member daily 85%" in warned.route.reason
+        await spend(w, 1, 0.20)
+        over = await w.router.complete(ask(HARD), role="chat", scope=ALICE)
+        assert over.route.model == "small"
+        assert re.search(r"budget: member daily 1\d\d% -> cheapest model", over.route.reason)
+        other = MemberScope(member_id=9, member_name="Eve", channel="telegram", chat_id="9",
+                            chat_kind=ChatKind.DIRECT)
+        fresh = await w.router.complete(ask(HARD), role="chat", scope=other)
+        assert fresh.route.model == "cloud" and "budget" not in fresh.route.reason
+        private = await w.router.complete(ask(f"{HARD}, my number is {PHONE}"), role="chat", scope=ALICE)
+        assert private.route.location == "local" and "budget" not in private.route.reason
+
+
+async def test_yesterdays_spend_does_not_count_against_today(make_config: Callable[..., Config],
+                                                             model_server: ScriptedModelServer,
+                                                             cloud_server: ScriptedModelServer) -> None:
+    async with open_world(make_config, model_server, cloud_server, budgets={"member_daily": 1.0}) as w:
+        await spend(w, 1, 5.0, days_ago=2)
+        routed = await w.router.complete(ask(HARD), role="chat", scope=ALICE)
+        assert routed.route.model == "cloud" and "budget" not in routed.route.reason
+
+
+async def test_team_budget_applies_to_everyone(make_config: Callable[..., Config],
+                                               model_server: ScriptedModelServer,
+                                               cloud_server: ScriptedModelServer) -> None:
+    async with open_world(make_config, model_server, cloud_server, budgets={"team_daily": 2.0}) as w:
+        await spend(w, 5, 2.5)
+        routed = await w.router.complete(ask(HARD), role="chat", scope=ALICE)
+        assert routed.route.model == "small" and "budget: team daily 125%" in routed.route.reason
+        unscoped = await w.router.complete(ask(HARD), role="heartbeat", scope=None)
+        assert unscoped.route.model == "small"
+
+
+async def test_caller_escalation_and_remembered_wrong_answers(make_config: Callable[..., Config],
+                                                              model_server: ScriptedModelServer,
+                                                              cloud_server: ScriptedModelServer) -> None:
+    question = "写一个Python函数，解析Nginx访问日志，统计每个接口的P99延迟"
+    async with open_world(make_config, model_server, cloud_server) as w:
+        raised = await w.router.complete(ask("谢谢大家"), role="chat", scope=ALICE, min_tier=3)
+        assert raised.route.model == "strong" and "escalated: caller asked for tier 3" in raised.route.reason
+        first = await w.router.complete(ask(question), role="chat", scope=ALICE)
+        assert first.route.model == "cloud"
+        await w.router.feedback(ALICE, question, ok=False)
+        again = await w.router.complete(ask("帮我写一个Python函数解析Nginx访问日志，统计每个接口P99延迟"),
+                                        role="chat", scope=ALICE)
+        assert again.route.model == "strong"
+        assert "escalated: a similar request was answered wrong at tier 2" in again.route.reason
+        unrelated = await w.router.complete(ask("用SQL写一个查询：找出过去30天每个用户连续登录的最长天数"),
+                                            role="chat", scope=ALICE)
+        assert unrelated.route.model == "cloud"
+        config = w.config
+        db = w.db
+    # A restart remembers: the verdict lives in the database (as hashed keywords, not the member's words).
+    from assistant.storage.db import Database
+
+    db = Database(config.database_url)
+    router = Router(config, db)
+    try:
+        await router.refresh(ALICE)
+        assert router.explain(question, scope=ALICE).model == "strong"
+        await router.feedback(ALICE, question, ok=True)
+        assert router.explain(question, scope=ALICE).model == "cloud"
+        async with db.session() as session:
+            from sqlalchemy import text
+
+            stored = (await session.execute(text("SELECT signature FROM route_outcomes"))).scalars().all()
+        assert stored and all("Nginx" not in s and "日志" not in s for s in stored)
+    finally:
+        await router.aclose()
+        await db.aclose()
+
+
+def echo_placeholders(body: dict[str, Any]) -> str | ScriptedReply:
+    last = body["messages"][-1]["content"]
+    found = re.findall(r"⟨[A-Z_]+_\d+⟩", last)
+    if "send" in last:
+        return ScriptedReply(tool_calls=(ScriptedToolCall("send_sms", {"to": found[0], "text": "moved"}),))
+    return "I will text " + " and ".join(found)
+
+
+async def test_redaction_round_trip(make_config: Callable[..., Config], model_server: ScriptedModelServer,
+                                    cloud_server: ScriptedModelServer) -> None:
+    cloud_server.responder = echo_placeholders
+    email = "lisa.wang@acme-corp.com"
+    text = f"{HARD}. Then text {PHONE} and mail {email}, and {PHONE} again"
+    async with open_world(make_config, model_server, cloud_server, routing={"redaction": True}) as w:
+        routed = await w.router.complete(ask(text), role="chat", scope=ALICE)
+        assert routed.route.location == "cloud" and not routed.route.private
+        assert routed.route.reason.startswith("redacted: phone number, e-mail address; hard")
+        sent = cloud_server.all_text()
+        assert PHONE not in sent and email not in sent
+        assert sent.count("⟨PHONE_1⟩") == 2 and "⟨EMAIL_1⟩" in sent
+        assert routed.response.text == f"I will text {PHONE} and {email} and {PHONE}"
+
+        call = await w.router.complete(ask(f"{HARD}; send {PHONE} a note"), role="chat", scope=ALICE)
+        assert json.loads(call.response.tool_calls[0].arguments) == {"to": PHONE, "text": "moved"}
+
+        marked = MemberScope(member_id=4, member_name="Dan", channel="telegram", chat_id="4",
+                             chat_kind=ChatKind.DIRECT, private=True)
+        flagged = await w.router.complete(ask(text), role="chat", scope=marked)
+        health = await w.router.complete(ask(f"{HARD}; I was diagnosed with diabetes, call {PHONE}"),
+                                         role="chat", scope=ALICE)
+        assert flagged.route.location == "local" and health.route.location == "local"
+        assert "diabetes" not in cloud_server.all_text()
+        assert len(cloud_server.requests) == 2
+
+
+def second_opinion_says(personal: bool) -> Callable[[dict[str, Any]], str]:
+    def respond(body: dict[str, Any]) -> str:
+        if "response_format" in body:
+            return json.dumps({"personal_data": personal, "kind": "health" if personal else "none"})
+        return "local answer"
+
+    return respond
+
+
+async def test_local_second_opinion_can_keep_a_call_local(make_config: Callable[..., Config],
+                                                          model_server: ScriptedModelServer,
+                                                          cloud_server: ScriptedModelServer) -> None:
+    subtle = "Design a rollout plan for my return to work after the long treatment, in phases, with owners"
+    async with open_world(make_config, model_server, cloud_server,
+                          routing={"privacy_second_opinion": True}) as w:
+        model_server.responder = second_opinion_says(True)
+        kept = await w.router.complete(ask(subtle), role="chat", scope=ALICE)
+        assert kept.route.location == "local" and "local model opinion" in kept.route.reason
+        assert cloud_server.requests == []
+        asked = model_server.requests[0].body
+        assert asked["response_format"]["type"] == "json_schema" and subtle in json.dumps(asked, ensure_ascii=False)
+
+        model_server.responder = second_opinion_says(False)
+        sent = await w.router.complete(ask(HARD), role="chat", scope=ALICE)
+        assert sent.route.location == "cloud"
+        rows = await w.calls()
+        assert [(r.role, r.location, r.private) for r in rows] == [
+            ("classification", "local", True), ("chat", "local", True),
+            ("classification", "local", True), ("chat", "cloud", False)]
+
+
+async def test_cached_input_is_priced_at_the_cached_rate(world: World) -> None:
+    long_prefix = "Context: " + "the quarterly planning notes say many things. " * 40
+    first = await world.router.complete(ask(long_prefix + HARD), role="chat", scope=ALICE, min_tier=3)
+    second = await world.router.complete(ask(long_prefix + HARD), role="chat", scope=ALICE, min_tier=3)
+    rows = await world.calls()
+    assert rows[1].cached_tokens > 0
+    fresh = rows[1].tokens_in - rows[1].cached_tokens
+    expected = (fresh * 5.0 + rows[1].cached_tokens * 0.5 + rows[1].tokens_out * 15.0) / 1_000_000
+    assert second.cost == rows[1].cost
+    assert rows[1].cost == expected and second.cost < first.cost
