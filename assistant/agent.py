@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
 from assistant.config import Role
 from assistant.context import ContextBuilder, estimate_tokens
@@ -70,9 +70,15 @@ class Agents:
         self._context = ContextBuilder(services.db, cfg.workspace_dir, cfg.agent.persona_file,
                                        cfg.agent.instructions_file)
         self._allowed_tools = allowed_tools
+        # session key -> active session id; one member's turns run one at a time, so this never goes stale
+        # except through new_session, which updates it.
+        self._sessions: dict[str, int] = {}
 
     # ---- sessions ----------------------------------------------------------------------------------------
     async def session_id(self, scope: MemberScope) -> int:
+        cached = self._sessions.get(scope.session_key)
+        if cached is not None:
+            return cached
         async with self._s.db.session() as s:
             row = (await s.execute(select(Session).where(Session.key == scope.session_key,
                                                          Session.active.is_(True)))).scalar_one_or_none()
@@ -80,23 +86,29 @@ class Agents:
                 row = Session(key=scope.session_key, member_id=scope.member_id)
                 s.add(row)
                 await s.flush()
-            return row.id
+            session_id: int = row.id
+        self._sessions[scope.session_key] = session_id
+        return session_id
 
     async def new_session(self, scope: MemberScope) -> int:
+        self._sessions.pop(scope.session_key, None)
         async with self._s.db.session() as s:
             await s.execute(update(Session).where(Session.key == scope.session_key).values(active=False))
         return await self.session_id(scope)
 
     async def _append(self, session_id: int, messages: list[ChatMessage], message_id: int | None) -> None:
+        now = utcnow()
+        rows = [
+            dict(session_id=session_id, role=m.role,
+                 content=m.content if m.role != "tool" else m.content[:HISTORY_TOOL_RESULT_CHARS],
+                 tool_calls=[{"id": c.id, "name": c.name, "arguments": c.arguments} for c in m.tool_calls] or None,
+                 tool_call_id=m.tool_call_id, name=m.name, message_id=message_id, private=m.private,
+                 compacted=False, created_at=now)
+            for m in messages
+        ]
         async with self._s.db.session() as s:
-            for m in messages:
-                content = m.content if m.role != "tool" else m.content[:HISTORY_TOOL_RESULT_CHARS]
-                s.add(TranscriptEntry(
-                    session_id=session_id, role=m.role, content=content,
-                    tool_calls=[{"id": c.id, "name": c.name, "arguments": c.arguments} for c in m.tool_calls] or None,
-                    tool_call_id=m.tool_call_id, name=m.name, message_id=message_id, private=m.private,
-                ))
-            await s.execute(update(Session).where(Session.id == session_id).values(updated_at=utcnow()))
+            await s.execute(insert(TranscriptEntry), rows)
+            await s.execute(update(Session).where(Session.id == session_id).values(updated_at=now))
 
     # ---- context -----------------------------------------------------------------------------------------
     def _model_window(self) -> int:

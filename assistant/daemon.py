@@ -19,6 +19,7 @@ from assistant import __version__
 from assistant.clock import Clock, SystemClock
 from assistant.commands import CommandRegistry
 from assistant.config import Config
+from assistant.errors import TeamclawError
 from assistant.messages import Inbound, utcnow
 from assistant.providers.base import ModelProvider
 from assistant.services import Services
@@ -111,7 +112,7 @@ class App:
         services.members = Directory(db, cfg.team, cfg.access, cfg.routing)
         core_commands.register_commands(commands)
         await self._start_memory(services, tools, commands)
-        allowed = self._start_tools(services, tools, commands)
+        allowed = await self._start_tools(services, tools, commands)
         self._register_usage(commands)
 
         outbox = Outbox(db, self.channels, self.clock)
@@ -162,7 +163,7 @@ class App:
         message_id = await self.inbox.accept(msg)
         if message_id is None:
             return False
-        self.dispatcher.submit(message_id)
+        self.dispatcher.submit(message_id, msg)
         return True
 
     # ---- optional parts ----------------------------------------------------------------------------------
@@ -179,16 +180,21 @@ class App:
         memory.register_tools(tools)
         memory.register_commands(commands)
 
-    def _start_tools(self, services: Services, tools: ToolRegistry, commands: CommandRegistry) -> Any:
-        from assistant.builtin_tools import allowed_tools, register_builtin_tools
-        from assistant.skillbook import SkillLibrary
-        from assistant.skillbook import register_commands as register_skill_commands
+    async def _start_tools(self, services: Services, tools: ToolRegistry, commands: CommandRegistry) -> Any:
+        from assistant import builtin_tools, skillbook
+        from assistant.builtin_tools.mcp_tools import McpServers
 
-        services.skills = SkillLibrary.for_config(self.config)
-        register_builtin_tools(tools, self.config)
-        register_skill_commands(commands)
         cfg = self.config
-        return lambda scope: allowed_tools(scope, cfg, tools)
+        services.skills = skillbook.SkillLibrary.for_config(cfg)
+        builtin_tools.register_builtin_tools(tools, cfg, channels=self.channels)
+        builtin_tools.register_commands(commands)
+        skillbook.register_commands(commands)
+        if cfg.tools.mcp_servers:
+            mcp = McpServers(cfg.tools.mcp_servers, timeout_s=cfg.tools.mcp_timeout_s, log_dir=cfg.data_dir / "logs")
+            for server, state in (await mcp.start(tools)).items():
+                log.info("mcp server %s: %s", server, state)
+            self._stoppers.append(mcp.aclose)
+        return lambda scope: builtin_tools.allowed_tools(scope, cfg, tools)
 
     def _register_usage(self, commands: CommandRegistry) -> None:
         from assistant.usage import register_commands
@@ -225,8 +231,8 @@ class App:
         app = build_dashboard(services, status=self.status)
         try:
             server = await serve_dashboard(app, self.config.dashboard.host, self.config.dashboard.port)
-        except OSError as exc:
-            log.warning("dashboard not started: %s (port %s in use?)", exc, self.config.dashboard.port)
+        except (OSError, TeamclawError) as exc:
+            log.warning("dashboard not started: %s", exc)
             return
         self._stoppers.append(server.aclose)
 

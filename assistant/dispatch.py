@@ -34,6 +34,7 @@ _DELEGATION = (
     re.compile(r"^\s*(?:请|让|叫)\s*@?(?P<name>[\w.\-]+?)\s*的\s*(?:助手|助理|agent)\s*(?P<task>.+)$", re.DOTALL),
 )
 
+INTAKE_ATTEMPTS = 3
 FAILED_TURN_REPLY = "Something went wrong while answering; it has been logged. Please try again."
 
 
@@ -87,10 +88,11 @@ class Dispatcher:
         for message_id in await self._inbox.pending():
             self.submit(message_id)
 
-    def submit(self, message_id: int) -> None:
+    def submit(self, message_id: int, msg: Inbound | None = None) -> None:
+        """Take a stored message (``msg`` saves reading it back when the caller has it at hand)."""
         if self._closing:
             return  # stays 'received' in the table; the next start takes it
-        self._spawn(self._intake(message_id), f"intake:{message_id}")
+        self._spawn(self._intake(message_id, msg), f"intake:{message_id}")
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.create_task(coro, name=name)
@@ -106,15 +108,25 @@ class Dispatcher:
     def queue_depth(self) -> int:
         return sum(len(lane.items) for lane in self._lanes.values()) + len(self._tasks)
 
-    async def _intake(self, message_id: int) -> None:
-        row = await self._inbox.load(message_id)
-        if row is None or row.status not in ("received", "processing"):
-            return
-        msg = to_inbound(row)
+    async def _intake(self, message_id: int, msg: Inbound | None) -> None:
+        if msg is None:
+            row = await self._inbox.load(message_id)
+            if row is None or row.status not in ("received", "processing"):
+                return
+            msg = to_inbound(row)
         # One sender's messages are taken in arrival order, so a burst folds in the order it was written.
         lock = self._sender_locks.setdefault((msg.channel, msg.sender_id), asyncio.Lock())
         async with lock:
-            await self._route(message_id, msg)
+            for attempt in range(INTAKE_ATTEMPTS):
+                try:
+                    await self._route(message_id, msg)
+                    return
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("taking message %s failed (attempt %d)", message_id, attempt + 1)
+                    await asyncio.sleep(0.1 * 2**attempt)
+            await self._inbox.mark([message_id], "failed")
 
     async def _route(self, message_id: int, msg: Inbound) -> None:
         if msg.sender_is_bot:
@@ -155,7 +167,6 @@ class Dispatcher:
                 item = _Item(message_id, msg, target_scope, delegated_by=scope.member_name,
                              requester_ids=(msg.sender_id, *target_ids[:1]),
                              requester_names=(msg.sender_name, target.name), text=delegation[1])
-        await self._inbox.mark([message_id], "processing", member_id=scope.member_id)
         lane = self._lanes.setdefault(item.scope.session_key, _Lane())
         lane.items.append(item)
         lane.arrived.set()

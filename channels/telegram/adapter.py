@@ -218,6 +218,9 @@ class TelegramChannel:
         parts = render_reply(reply, self._config.parse_mode)
         if not parts:
             raise SendFailed("the reply has no visible text; nothing was sent", permanent=True)
+        for value in (reply.chat_id, reply.thread_id, reply.reply_to_message_id):
+            if value is not None and not _is_telegram_id(value):
+                raise SendFailed(f"{value!r} is not a Telegram chat, topic or message id", permanent=True)
         sent = self._partial.pop(reply.idempotency_key, [])
         chat_id = self._migrated.get(reply.chat_id, reply.chat_id)
         for index in range(len(sent), len(parts)):
@@ -271,6 +274,8 @@ class TelegramChannel:
 
     async def edit(self, channel_chat_id: str, platform_message_id: str, text: str) -> None:
         bot = self._require_bot()
+        if not (_is_telegram_id(channel_chat_id) and _is_telegram_id(platform_message_id)):
+            raise SendFailed(f"{channel_chat_id}/{platform_message_id} is not a Telegram message", permanent=True)
         part = render_edit(text, self._config.parse_mode)
         chat_id = self._migrated.get(channel_chat_id, channel_chat_id)
         for markup in (True, False):
@@ -293,6 +298,8 @@ class TelegramChannel:
     async def working(self, inbound: Inbound, on: bool) -> None:
         """Show "typing…" where ``inbound`` was said while its turn runs (refreshed until ``on=False``)."""
         place = (self._migrated.get(inbound.chat_id, inbound.chat_id), inbound.thread_id)
+        if not _is_telegram_id(place[0]) or (inbound.thread_id is not None and not _is_telegram_id(inbound.thread_id)):
+            return  # not a Telegram chat: nothing to show
         if on:
             self._typing.hold(place, inbound.platform_message_id)
         else:
@@ -329,6 +336,10 @@ class TelegramChannel:
         if self._me is None:
             raise ChannelError("the telegram bot identity is known only after start()")
         return self._me
+
+
+def _is_telegram_id(value: str) -> bool:
+    return value.removeprefix("-").isdigit()
 
 
 def _is_markup_error(exc: BadRequest) -> bool:

