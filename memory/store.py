@@ -31,7 +31,16 @@ from memory.profile import infer_profile, load_profile, render_profile, set_fiel
 from memory.records import NewRecord, Window
 from memory.render import MemoryBlock, render_block
 from memory.retrieve import Recalled, fuse, rank
-from memory.scopes import Placement, Visibility, can_delete, placement, readable_chroma, readable_sql
+from memory.scopes import (
+    Placement,
+    Visibility,
+    can_delete,
+    place_key,
+    placement,
+    readable_chroma,
+    readable_places,
+    readable_sql,
+)
 from memory.tables import MemoryRecord, create_fts
 from memory.textproc import fts_query, normalize
 from memory.timerange import parse_time_range
@@ -48,6 +57,10 @@ SYNC_BATCH = 256
 # block even without a keyword match; farther hits only fill tool searches.
 CONTEXT_MAX_DISTANCE = 0.75
 _VECTOR_FAILURES = (MemoryError_, ChromaError, OSError, ValueError, RuntimeError)
+
+
+def _place(row: MemoryRecord) -> tuple[int, str]:
+    return row.id, place_key(row.visibility, row.owner_member_id, row.group_key)
 
 
 def _chroma_meta(row: MemoryRecord) -> dict[str, Any]:
@@ -126,7 +139,7 @@ class MemoryStore:
         place = placement(scope, visibility)
         ids: list[int] = []
         new_ids: list[int] = []
-        dropped: list[int] = []
+        dropped: list[tuple[int, str]] = []
         async with self._write_lock:
             async with self.db.session() as session:
                 for item in items:
@@ -141,9 +154,10 @@ class MemoryStore:
                     ids.append(row.id)
                     new_ids.append(row.id)
                     if item.subject_key:
-                        older = await rec.active_in_place(session, place, subject_key=item.subject_key)
-                        dropped += await rec.supersede(session, [o for o in older if o.id != row.id], row.id,
-                                                       fts=self.fts)
+                        older = [o for o in await rec.active_in_place(session, place, subject_key=item.subject_key)
+                                 if o.id != row.id]
+                        await rec.supersede(session, older, row.id, fts=self.fts)
+                        dropped += [_place(o) for o in older]
             await self.sync_vectors(new_ids, drop=dropped)
         return ids
 
@@ -160,8 +174,10 @@ class MemoryStore:
                     rows = await self._matching(session, scope, query or "")
                 targets = [r.id for r in rows if can_delete(scope, r)]
                 history = await self._history(session, targets)
-                doomed = sorted(set(targets) | set(history))
-                await rec.delete_records(session, doomed, fts=self.fts)
+                doomed_rows = (await session.scalars(select(MemoryRecord).where(
+                    MemoryRecord.id.in_(set(targets) | set(history))))).all()
+                doomed = [_place(r) for r in doomed_rows]
+                await rec.delete_records(session, [i for i, _ in doomed], fts=self.fts)
             if self.vectors is not None and doomed:
                 await asyncio.to_thread(self.vectors.delete, doomed)
         return len(targets)
@@ -194,7 +210,7 @@ class MemoryStore:
 
     # -- vectors ----------------------------------------------------------------------------------------------
 
-    async def sync_vectors(self, ids: Sequence[int], *, drop: Sequence[int] = ()) -> int:
+    async def sync_vectors(self, ids: Sequence[int], *, drop: Sequence[tuple[int, str]] = ()) -> int:
         """Embed and upsert pending rows among ``ids``; a failure leaves them pending for ``repair``."""
         if self.vectors is None or self.embedder is None:
             return 0
@@ -212,7 +228,7 @@ class MemoryStore:
                 if not rows:
                     continue
                 vectors = await asyncio.to_thread(self.embedder.embed_documents, [r.text for r in rows])
-                await asyncio.to_thread(self.vectors.upsert, [r.id for r in rows], vectors,
+                await asyncio.to_thread(self.vectors.upsert, [_place(r) for r in rows], vectors,
                                         [_chroma_meta(r) for r in rows])
                 async with self.db.session() as session:
                     await session.execute(update(MemoryRecord).where(
@@ -225,17 +241,21 @@ class MemoryStore:
         return done
 
     async def repair(self) -> int:
-        """Embed rows left pending (a crash or an embedder failure between the two writes) and delete vectors
-        whose row is gone. Returns the number of rows embedded plus vectors deleted."""
+        """Embed rows left pending (a crash or an embedder failure between the two writes) or whose vector is
+        missing, and delete vectors whose row is gone. Returns rows embedded plus vectors deleted."""
         if self.vectors is None:
             return 0
         async with self._write_lock:
+            stored = await asyncio.to_thread(self.vectors.all_ids)
             async with self.db.session() as session:
-                pending = list((await session.scalars(select(MemoryRecord.id).where(
-                    MemoryRecord.vector_state == "pending", MemoryRecord.superseded_by.is_(None)))).all())
-                known = set((await session.scalars(select(MemoryRecord.id).where(
-                    MemoryRecord.superseded_by.is_(None)))).all())
-            orphans = sorted(await asyncio.to_thread(self.vectors.all_ids) - known)
+                active = {i: state for i, state in (await session.execute(select(
+                    MemoryRecord.id, MemoryRecord.vector_state).where(MemoryRecord.superseded_by.is_(None)))).all()}
+                missing = [i for i, state in active.items() if state == "synced" and i not in stored]
+                if missing:
+                    await session.execute(update(MemoryRecord).where(MemoryRecord.id.in_(missing))
+                                          .values(vector_state="pending"))
+            pending = [i for i, state in active.items() if state == "pending" or i not in stored]
+            orphans = [(i, place) for i, place in stored.items() if i not in active]
             if orphans:
                 await asyncio.to_thread(self.vectors.delete, orphans)
             embedded = await self.sync_vectors(pending)
@@ -295,8 +315,8 @@ class MemoryStore:
                 return []
             try:
                 qvec = await asyncio.to_thread(self.embedder.embed_query, query)
-                hits = await asyncio.to_thread(self.vectors.query, qvec, self._where(scope, window),
-                                               max(VECTOR_CANDIDATES, k * 5))
+                hits = await asyncio.to_thread(self.vectors.query, qvec, readable_places(scope),
+                                               max(VECTOR_CANDIDATES, k * 5), self._where(scope, window))
             except _VECTOR_FAILURES as exc:
                 log.warning("vector search unavailable (%s); keyword results only", type(exc).__name__)
                 return []
@@ -310,7 +330,11 @@ class MemoryStore:
         return rank(fused, rows, k, now, viewer_id=scope.member_id), relevant
 
     @staticmethod
-    def _where(scope: MemberScope, window: Window) -> dict[str, Any]:
+    def _where(scope: MemberScope, window: Window) -> dict[str, Any] | None:
+        """The chroma filter for a narrowed search; None without narrowing: the partitions chosen by
+        ``readable_places`` are the scope filter, and an unfiltered query is ~100x faster at 100k records."""
+        if window == Window():
+            return None
         parts: list[dict[str, Any]] = [readable_chroma(scope)]
         if window.since is not None:
             parts.append({"said_at": {"$gte": int(window.since.timestamp())}})

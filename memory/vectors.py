@@ -1,4 +1,4 @@
-"""The vector side of memory: one chroma collection of record vectors, tagged with the model that made them.
+"""The vector side of memory: record vectors in chroma, one collection per place, tagged with their model.
 
 Chroma never embeds on its own here: the store passes vectors it computed, and the collection carries a custom
 embedding function (never chroma's default, which downloads a model) so chroma has nothing to fetch. All methods
@@ -15,14 +15,16 @@ from urllib.parse import urlparse
 import numpy as np
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
 from chromadb.config import Settings
+from chromadb.errors import NotFoundError
 from chromadb.utils.embedding_functions import register_embedding_function
 
 from assistant.errors import MemoryError_
 from memory.embed import Embedder
 
-__all__ = ["COLLECTION", "VectorHit", "VectorIndex"]
+__all__ = ["MARKER", "PREFIX", "VectorHit", "VectorIndex"]
 
-COLLECTION = "teamclaw_memory"
+PREFIX = "tcmem-"  # one collection per place: tcmem-team, tcmem-p-<member id>, tcmem-g-<hash of group key>
+MARKER = "tcmem_model"  # holds the model id in its metadata; no vectors
 _MODEL_KEY = "teamclaw_model_id"
 _DIM_KEY = "teamclaw_dim"
 _PAGE = 5000
@@ -77,7 +79,9 @@ class VectorHit:
 
 
 class VectorIndex:
-    """One collection; ``stale`` is True when it was built by another model and has just been emptied."""
+    """Record vectors in one chroma collection per place (``memory.scopes.place_key``), plus a small marker
+    collection that names the model. ``stale`` is True when the vectors were built by another model and have
+    just been dropped (the store then re-embeds everything)."""
 
     def __init__(self, embedder: Embedder, *, path: Path | None = None, url: str = "") -> None:
         import chromadb
@@ -101,66 +105,118 @@ class VectorIndex:
         except Exception as exc:  # chroma raises plain ValueError/ConnectionError types of its own
             raise MemoryError_(f"cannot open the vector store ({url or path}): {exc}") from exc
         self._embedder = embedder
+        self._ef = StoreEmbeddingFunction(embedder)
+        self._collections: dict[str, Any] = {}
         self.stale = False
-        self._collection = self._open_collection()
+        self._check_model()
 
-    def _open_collection(self) -> Any:
-        ef = StoreEmbeddingFunction(self._embedder)
-        meta = {_MODEL_KEY: self._embedder.model_id, _DIM_KEY: self._embedder.dim}
-        names = {c.name if hasattr(c, "name") else str(c) for c in self._client.list_collections()}
-        if COLLECTION in names:
-            existing = self._client.get_collection(COLLECTION, embedding_function=ef)  # type: ignore[arg-type]
-            found = (existing.metadata or {}).get(_MODEL_KEY)
-            if found == self._embedder.model_id:
-                return existing
-            # Built by another model: vectors of two models are never mixed. Drop it; the store re-embeds.
-            self._client.delete_collection(COLLECTION)
+    def _names(self) -> list[str]:
+        return [c.name if hasattr(c, "name") else str(c) for c in self._client.list_collections()]
+
+    def _check_model(self) -> None:
+        names = self._names()
+        if MARKER in names:
+            marker = self._client.get_collection(MARKER, embedding_function=self._ef)  # type: ignore[arg-type]
+            if (marker.metadata or {}).get(_MODEL_KEY) == self._embedder.model_id:
+                return
+            # Built by another model: vectors of two models are never mixed. Drop them; the store re-embeds.
             self.stale = True
-        return self._client.create_collection(
-            COLLECTION, metadata=meta, embedding_function=ef,  # type: ignore[arg-type]
-            configuration={"hnsw": {"space": "cosine"}},
-        )
+        elif any(n.startswith(PREFIX) for n in names):
+            self.stale = True
+        self._drop_all()
+        self._client.create_collection(MARKER, metadata={_MODEL_KEY: self._embedder.model_id,
+                                                         _DIM_KEY: self._embedder.dim},
+                                       embedding_function=self._ef)  # type: ignore[arg-type]
+
+    def _drop_all(self) -> None:
+        for name in self._names():
+            if name.startswith(PREFIX) or name == MARKER:
+                self._client.delete_collection(name)
+        self._collections.clear()
+
+    def _collection(self, place: str, *, create: bool) -> Any | None:
+        found = self._collections.get(place)
+        if found is not None:
+            return found
+        name = PREFIX + place
+        try:
+            if create:
+                found = self._client.get_or_create_collection(
+                    name, metadata={_MODEL_KEY: self._embedder.model_id}, embedding_function=self._ef,  # type: ignore[arg-type]
+                    configuration={"hnsw": {"space": "cosine"}},
+                )
+            elif name in self._names():
+                found = self._client.get_collection(name, embedding_function=self._ef)  # type: ignore[arg-type]
+        except NotFoundError:
+            found = None
+        if found is not None:
+            self._collections[place] = found
+        return found
 
     @property
     def model_id(self) -> str:
-        return str((self._collection.metadata or {}).get(_MODEL_KEY, ""))
+        marker = self._client.get_collection(MARKER, embedding_function=self._ef)  # type: ignore[arg-type]
+        return str((marker.metadata or {}).get(_MODEL_KEY, ""))
 
-    def upsert(self, ids: Sequence[int], vectors: np.ndarray, metadatas: Sequence[dict[str, Any]]) -> None:
-        if not ids:
-            return
-        self._collection.upsert(
-            ids=[str(i) for i in ids], embeddings=vectors.astype(np.float32),
-            metadatas=list(metadatas),  # type: ignore[arg-type]
-        )
+    def upsert(self, items: Sequence[tuple[int, str]], vectors: np.ndarray,
+               metadatas: Sequence[dict[str, Any]]) -> None:
+        """``items``: (record id, place key) pairs, aligned with ``vectors`` rows and ``metadatas``."""
+        by_place: dict[str, list[int]] = {}
+        for row, (_, place) in enumerate(items):
+            by_place.setdefault(place, []).append(row)
+        for place, rows in by_place.items():
+            collection = self._collection(place, create=True)
+            assert collection is not None
+            collection.upsert(
+                ids=[str(items[r][0]) for r in rows], embeddings=vectors[rows].astype(np.float32),
+                metadatas=[metadatas[r] for r in rows],
+            )
 
-    def delete(self, ids: Sequence[int]) -> None:
-        if ids:
-            self._collection.delete(ids=[str(i) for i in ids])
+    def delete(self, items: Sequence[tuple[int, str]]) -> None:
+        by_place: dict[str, list[str]] = {}
+        for record_id, place in items:
+            by_place.setdefault(place, []).append(str(record_id))
+        for place, ids in by_place.items():
+            collection = self._collection(place, create=False)
+            if collection is not None:
+                collection.delete(ids=ids)
 
-    def query(self, vector: np.ndarray, where: dict[str, Any], n: int) -> list[VectorHit]:
-        if n <= 0:
-            return []
-        result = self._collection.query(
-            query_embeddings=[vector.astype(np.float32)], n_results=n, where=where, include=["distances"],
-        )
-        ids = result["ids"][0] if result["ids"] else []
-        distances = (result.get("distances") or [[]])[0] or []
-        return [VectorHit(int(i), float(d)) for i, d in zip(ids, distances, strict=False)]
+    def query(self, vector: np.ndarray, places: Sequence[str], n: int,
+              where: dict[str, Any] | None = None) -> list[VectorHit]:
+        """The ``n`` nearest records over ``places`` (and ``where``, when given), nearest first."""
+        hits: list[VectorHit] = []
+        for place in places:
+            collection = self._collection(place, create=False)
+            if collection is None or n <= 0:
+                continue
+            result = collection.query(query_embeddings=[vector.astype(np.float32)], n_results=n, where=where,
+                                      include=["distances"])
+            ids = result["ids"][0] if result["ids"] else []
+            distances = (result.get("distances") or [[]])[0] or []
+            hits += [VectorHit(int(i), float(d)) for i, d in zip(ids, distances, strict=False)]
+        return sorted(hits, key=lambda h: h.distance)[:n]
 
-    def all_ids(self) -> set[int]:
-        out: set[int] = set()
-        offset = 0
-        while True:
-            page = self._collection.get(include=[], limit=_PAGE, offset=offset)
-            out.update(int(i) for i in page["ids"])
-            if len(page["ids"]) < _PAGE:
-                return out
-            offset += _PAGE
+    def all_ids(self) -> dict[int, str]:
+        """Every stored vector id with its place."""
+        out: dict[int, str] = {}
+        for name in self._names():
+            if not name.startswith(PREFIX):
+                continue
+            place = name[len(PREFIX):]
+            collection = self._collection(place, create=False)
+            offset = 0
+            while collection is not None:
+                page = collection.get(include=[], limit=_PAGE, offset=offset)
+                out.update((int(i), place) for i in page["ids"])
+                if len(page["ids"]) < _PAGE:
+                    break
+                offset += _PAGE
+        return out
 
     def count(self) -> int:
-        return int(self._collection.count())
+        return len(self.all_ids())
 
     def reset(self) -> None:
-        """Empty the collection (rebuild): recreated with the current model id."""
-        self._client.delete_collection(COLLECTION)
-        self._collection = self._open_collection()
+        """Drop every vector (rebuild); the marker is recreated with the current model id."""
+        self._drop_all()
+        self._check_model()

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import json
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select
 
-from assistant.config import MemoryConfig
+from assistant.config import Config, MemoryConfig
+from assistant.router import Router
 from assistant.storage.db import Database
 from assistant.storage.tables import Member, Session, TranscriptEntry
 from memory.compaction import compact_session
 from memory.store import MemoryStore
+from tests.conftest import cloud_model, local_model
 from tests.standins.memory import dm, open_db
+from tests.standins.model_server import ScriptedModelServer
 
 ALICE = dm(1, "Alice")
 TURNS = [
@@ -80,3 +84,34 @@ async def test_compaction_with_nothing_to_drop_changes_nothing(store: MemoryStor
     result = await compact_session(SimpleNamespace(memory=store, db=db, router=None), ALICE, session_id,
                                    keep_last=len(TURNS))
     assert result.compacted == 0 and result.facts_saved == 0
+
+
+async def test_with_a_router_facts_and_summary_come_from_the_local_model(
+    make_config: Callable[..., Config], model_server: ScriptedModelServer, cloud_server: ScriptedModelServer,
+    tmp_path: Path,
+) -> None:
+    config = make_config(models={"local": local_model(model_server), "cloud": cloud_model(cloud_server)})
+    db = Database(config.database_url)
+    await db.migrate()
+    async with db.session() as session:
+        session.add(Member(id=1, name="Alice"))
+    store = await MemoryStore.open(MemoryConfig(embedder="none"), db, tmp_path)
+    router = Router(config, db)
+    model_server.enqueue_text(json.dumps({"facts": [
+        {"text": "Alice's favourite editor is Helix", "kind": "preference", "visibility": "private"}]}))
+    model_server.enqueue_text("Alice set up her parking spot and the weekly sync moved to Thursdays.")
+    try:
+        session_id = await _session_with_turns(db)
+        result = await compact_session(SimpleNamespace(memory=store, db=db, router=router), ALICE, session_id,
+                                       keep_last=2)
+    finally:
+        await router.aclose()
+        await store.aclose()
+    assert result.used_model and result.facts_saved == 3
+    assert result.summary == "Alice set up her parking spot and the weekly sync moved to Thursdays."
+    assert len(model_server.requests) == 2 and cloud_server.requests == []  # a direct chat stays local
+    assert "parking spot is B-17" in model_server.all_text()
+    reopened = await MemoryStore.open(MemoryConfig(embedder="none"), db, tmp_path)
+    found = await reopened.recall(ALICE, "favourite editor", 1)
+    assert [r.text for r in found] == ["Alice's favourite editor is Helix"]
+    await db.aclose()

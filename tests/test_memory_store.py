@@ -77,7 +77,7 @@ async def test_a_crash_between_the_sqlite_and_chroma_writes_is_repaired_at_start
         assert (await session.get(MemoryRecord, rid)).vector_state == "pending"  # type: ignore[union-attr]
     assert broken.vectors is not None
     assert rid not in broken.vectors.all_ids()
-    broken.vectors.upsert([999_999], embedder.embed_documents(["orphan without a row"]),
+    broken.vectors.upsert([(999_999, "team")], embedder.embed_documents(["orphan without a row"]),
                           [{"visibility": "team", "owner": 0, "group": "", "said_at": 0, "kind": "fact",
                             "speaker_member": -1}])
 

@@ -60,18 +60,17 @@ def init(config: ConfigOption = None,
 
 def run(config: ConfigOption = None) -> None:
     """Run the daemon in the foreground (SIGINT/SIGTERM stop it cleanly)."""
-    from assistant.daemon import App, build_channels
+    from assistant.daemon import App
     from assistant.logs import setup_logging
 
     cfg = load_config(config)
     setup_logging(cfg.logging, cfg.data_dir, secrets=_secrets(cfg))
-    channels = build_channels(cfg)
-    if not channels:
+    if not (cfg.channels.telegram.enabled or cfg.channels.feishu.enabled):
         typer.echo("no chat channel is enabled: enable [channels.telegram] or [channels.feishu], or use "
                    "`teamclaw chat` for the console. Running scheduler and dashboard only.", err=True)
 
     async def main() -> None:
-        async with App(cfg, channels=channels) as app:
+        async with App(cfg) as app:
             typer.echo(f"teamclaw {__version__} running (channels: {', '.join(app.channels) or 'none'}); "
                        "Ctrl-C stops it.", err=True)
             await app.run_until_signalled()

