@@ -8,11 +8,10 @@ edited after approval is unavailable again until someone approves the new conten
 
 from __future__ import annotations
 
-import os
-
 import hashlib
 import json
 import logging
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
