@@ -24,7 +24,6 @@ __all__ = [
     "BudgetConfig",
     "ChannelsConfig",
     "Config",
-    "ConsoleConfig",
     "DashboardConfig",
     "FeishuConfig",
     "HeartbeatConfig",
@@ -155,10 +154,6 @@ class BudgetConfig(_Section):
     warn_ratio: float = Field(default=0.8, gt=0, le=1)
 
 
-class ConsoleConfig(_Section):
-    enabled: bool = True
-
-
 class TelegramConfig(_Section):
     enabled: bool = False
     token: SecretStr | None = None
@@ -212,7 +207,6 @@ class FeishuConfig(_Section):
 
 
 class ChannelsConfig(_Section):
-    console: ConsoleConfig = ConsoleConfig()
     telegram: TelegramConfig = TelegramConfig()
     feishu: FeishuConfig = FeishuConfig()
 

@@ -11,7 +11,7 @@ import logging
 import os
 import signal
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,11 @@ def build_channels(config: Config, *, on_chat_migrated: ChatMigrated | None = No
 
         channels.append(FeishuChannel(config.channels.feishu))
     return channels
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
 
 
 class App:
@@ -197,6 +202,20 @@ class App:
         await store.repair()
         memory.register_tools(tools)
         memory.register_commands(commands)
+        if self._scheduler_on:
+            task = asyncio.create_task(self._consolidate_forever(store), name="memory-consolidation")
+            self._stoppers.append(lambda: _cancel(task))
+
+    async def _consolidate_forever(self, store: Any) -> None:
+        """Merge duplicates, resolve contradictions and promote journal items, every consolidate_every_h."""
+        every = timedelta(hours=self.config.memory.consolidate_every_h)
+        while True:
+            await self.clock.sleep_until(self.clock.now() + every)
+            try:
+                report = await store.consolidate()
+                log.info("memory consolidation: %s", report)
+            except Exception:
+                log.exception("memory consolidation failed; trying again next round")
 
     async def _start_tools(self, services: Services, tools: ToolRegistry, commands: CommandRegistry) -> Any:
         from assistant import builtin_tools, skillbook
