@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,6 +30,9 @@ __all__ = ["Agents", "TurnRequest", "TurnResult"]
 log = logging.getLogger(__name__)
 
 HISTORY_TOOL_RESULT_CHARS = 4_000
+_SAYS_WRONG = re.compile(
+    r"^\W*(that'?s (?:wrong|not right|incorrect)|wrong answer|you(?:'re| are) wrong|incorrect\b|不对|错了|答错|不正确)",
+    re.IGNORECASE)
 SUBAGENT_MAX_STEPS = 6
 
 
@@ -143,6 +147,17 @@ class Agents:
         await compact_session(self._s, scope, session_id, keep_last=6)
         return True
 
+    async def _escalation(self, scope: MemberScope, text: str, history: list[ChatMessage]) -> int:
+        """A member saying the last answer was wrong: remember it for the router, and try a stronger model now."""
+        if not _SAYS_WRONG.search(text):
+            return 0
+        last = self._s.router.last_route(scope)
+        previous = next((m.content for m in reversed(history) if m.role == "user"), "")
+        if previous:
+            await self._s.router.feedback(scope, previous, ok=False)
+        models = self._s.config.all_models()
+        return (models[last.model].tier + 1) if last is not None and last.model in models else 1
+
     # ---- the turn ----------------------------------------------------------------------------------------
     async def turn(self, req: TurnRequest, on_commit: Callable[[], None] | None = None) -> TurnResult:
         scope = req.scope
@@ -166,11 +181,12 @@ class Agents:
             messages = [ChatMessage(role="system", content=system), *history, user]
         allowed = self._allowed_tools(scope)
         result = TurnResult(text="", private=scope.private or memory_private)
+        min_tier = await self._escalation(scope, req.text, history)
         new_entries: list[ChatMessage] = [stored_user]
         try:
             async with asyncio.timeout(self._agent_cfg.turn_timeout_s):
                 await self._loop(req, messages, allowed, result, new_entries, session_id, on_commit,
-                                 max_steps=self._agent_cfg.max_steps)
+                                 max_steps=self._agent_cfg.max_steps, min_tier=min_tier)
         except TimeoutError:
             result.text = result.text or "That took too long, so I stopped. Try a smaller request."
         except PrivacyViolation:
@@ -186,23 +202,28 @@ class Agents:
         if session_id is not None:
             new_entries.append(ChatMessage(role="assistant", content=result.text, private=result.private))
             await self._append(session_id, new_entries, req.inbound_ids[-1] if req.inbound_ids else None)
-        if self._s.memory is not None and not delegated and not req.ephemeral:
-            try:
-                await self._s.memory.observe_turn(scope, req.text, result.text,
-                                                  req.inbound_ids[-1] if req.inbound_ids else None,
-                                                  router=self._s.router)
-            except Exception:
-                log.exception("memory: observing the turn failed")
         return result
+
+    async def after_turn(self, req: TurnRequest, result: TurnResult) -> None:
+        """Journal the turn and save the facts it stated. Runs after the reply is stored, so memory work never
+        delays an answer; the member's lane waits for it, so the next turn sees what this one taught."""
+        if self._s.memory is None or req.delegated_by is not None or req.ephemeral:
+            return
+        router = self._s.router if self._s.config.memory.model_extraction else None
+        try:
+            await self._s.memory.observe_turn(req.scope, req.text, result.text,
+                                              req.inbound_ids[-1] if req.inbound_ids else None, router=router)
+        except Exception:
+            log.exception("memory: observing the turn failed")
 
     async def _loop(self, req: TurnRequest, messages: list[ChatMessage], allowed: frozenset[str],
                     result: TurnResult, entries: list[ChatMessage], session_id: int | None,
-                    on_commit: Callable[[], None] | None, *, max_steps: int, depth: int = 0) -> None:
+                    on_commit: Callable[[], None] | None, *, max_steps: int, depth: int = 0,
+                    min_tier: int = 0) -> None:
         scope = req.scope
         ctx = ToolContext(scope=scope, services=self._s, allowed_tools=allowed, session_id=session_id, depth=depth,
                           inbound_message_id=req.inbound_ids[-1] if req.inbound_ids else None)
         specs = self._s.tools.specs(allowed)
-        min_tier = 0
         bad_calls = 0
         seen_calls: dict[str, int] = {}
         overflow_retried = False

@@ -244,6 +244,9 @@ class MemoryConfig(_Section):
     recall_k: int = Field(default=6, ge=0, le=50)
     recall_token_budget: int = Field(default=800, ge=0)
     consolidate_every_h: float = Field(default=24.0, gt=0)
+    # Ask the extraction model for facts after every turn (one more model call per turn). Off: rules extract
+    # facts each turn, and the model extracts when a session is compacted.
+    model_extraction: bool = False
 
 
 class SchedulerConfig(_Section):

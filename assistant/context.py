@@ -16,7 +16,7 @@ from sqlalchemy import select
 from assistant.messages import ChatKind, MemberScope
 from assistant.providers.base import ChatMessage, ToolCall
 from assistant.storage.db import Database
-from assistant.storage.tables import Message, TranscriptEntry
+from assistant.storage.tables import Message, Session, TranscriptEntry
 
 __all__ = ["DEFAULT_INSTRUCTIONS", "DEFAULT_PERSONA", "ContextBuilder", "TurnContext", "estimate_tokens"]
 
@@ -80,7 +80,9 @@ class ContextBuilder:
         return "\n\n".join(parts)
 
     async def history(self, session_id: int, limit: int) -> list[ChatMessage]:
+        """The session's live entries (oldest first), after the summary of what compaction folded away."""
         async with self._db.session() as s:
+            summary = (await s.execute(select(Session.summary).where(Session.id == session_id))).scalar_one_or_none()
             rows = (await s.execute(
                 select(TranscriptEntry).where(TranscriptEntry.session_id == session_id,
                                               TranscriptEntry.compacted.is_(False))
@@ -89,7 +91,16 @@ class ContextBuilder:
         # Never start the history with orphaned tool results (their assistant call was cut off by the limit).
         while rows and rows[0].role == "tool":
             rows.pop(0)
-        return [
+        earlier = []
+        if summary:
+            # The summary folds whatever was said, private entries too: it stays local when any of them was.
+            async with self._db.session() as s:
+                private = (await s.execute(select(TranscriptEntry.id).where(
+                    TranscriptEntry.session_id == session_id, TranscriptEntry.private.is_(True)).limit(1))
+                ).first() is not None
+            earlier = [ChatMessage(role="system", content=f"Summary of the earlier conversation:\n{summary}",
+                                   private=private)]
+        return earlier + [
             ChatMessage(
                 role=r.role,  # type: ignore[arg-type]
                 content=r.content,

@@ -225,15 +225,19 @@ class Dispatcher:
         mention_names = last.requester_names or ((last.inbound.sender_name,) if mention_ids else ())
         await self._answer(last.inbound, [i.message_id for i in batch], last.scope.member_id, result.text,
                            mention_ids=mention_ids, mention_names=mention_names)
+        await self._agents.after_turn(self._request(batch), result)
 
-    async def _turn(self, batch: list[_Item], committed: asyncio.Event) -> TurnResult:
+    @staticmethod
+    def _request(batch: list[_Item]) -> TurnRequest:
         last = batch[-1]
         text = "\n".join((i.text or i.inbound.text) for i in batch)
         needs = frozenset(_NEEDS[a.kind] for i in batch for a in i.inbound.attachments if a.kind in _NEEDS)
-        req = TurnRequest(scope=last.scope, text=text, sent_at=batch[0].inbound.sent_at,
-                          inbound_ids=tuple(i.message_id for i in batch), needs=needs,
-                          delegated_by=last.delegated_by)
-        return await self._agents.turn(req, on_commit=committed.set)
+        return TurnRequest(scope=last.scope, text=text, sent_at=batch[0].inbound.sent_at,
+                           inbound_ids=tuple(i.message_id for i in batch), needs=needs,
+                           delegated_by=last.delegated_by)
+
+    async def _turn(self, batch: list[_Item], committed: asyncio.Event) -> TurnResult:
+        return await self._agents.turn(self._request(batch), on_commit=committed.set)
 
     async def _working(self, msg: Inbound, on: bool) -> None:
         channel = self._channels.get(msg.channel)

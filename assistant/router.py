@@ -191,6 +191,10 @@ class Router:
         await self._outcomes.record(scope.member_id, text, model=last.model if last else "", tier=tier, ok=ok)
         log.info("feedback from member %d: answer %s at tier %d", scope.member_id, "ok" if ok else "wrong", tier)
 
+    def last_route(self, scope: MemberScope) -> Route | None:
+        """The route of this member's last chat turn (what "that answer was wrong" refers to)."""
+        return self._last_route.get(scope.member_id)
+
     async def health(self) -> dict[str, dict[str, object]]:
         """Per model: reachable, latency_ms, error, location, tier. Sends a one-token request to each."""
         report: dict[str, dict[str, object]] = {}

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel, SecretStr
@@ -101,6 +102,7 @@ DESCRIPTIONS = {
     'memory.embed_model': 'Embedding model name at that endpoint.',
     'memory.embed_api_key_env': "Environment variable holding that endpoint's key.", 'memory.recall_k': 'Memory records retrieved per turn (0 = none).',
     'memory.recall_token_budget': 'Token budget of the memory block in each turn.',
+    'memory.model_extraction': 'Ask the extraction model for facts after every turn (one more call per turn); off: rules each turn, the model at compaction.',
     'memory.consolidate_every_h': 'Hours between consolidation passes (merge duplicates, resolve contradictions).',
     'scheduler.enabled': 'Scheduled tasks on/off.',
     'scheduler.max_jobs_per_member': 'Cap on active jobs per member.',
@@ -172,11 +174,24 @@ DESCRIPTIONS = {
 }
 
 
+def table() -> str:
+    rows = ["| key | type | default | meaning |", "|---|---|---|---|"]
+    for key, typ, default, desc in [*keys(Config), *keys(ModelConfig, "models.NAME.")]:
+        rows.append(f"| `{key}` | {typ} | `{default}` | {desc} |")
+    return "\n".join(rows)
+
+
 def main() -> None:
-    for key, typ, default, desc in keys(Config):
-        print(f"| `{key}` | {typ} | `{default}` | {desc} |")
-    for key, typ, default, desc in keys(ModelConfig, "models.NAME."):
-        print(f"| `{key}` | {typ} | `{default}` | {desc} |")
+    """Print the table, or with --update-readme rewrite it in README.md between its markers."""
+    if "--update-readme" not in sys.argv:
+        print(table())
+        return
+    readme = Path("README.md")
+    text = readme.read_text(encoding="utf-8")
+    start, end = "<!-- config-table:start -->\n", "<!-- config-table:end -->"
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    readme.write_text(head + start + table() + "\n" + end + tail, encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -238,3 +238,37 @@ def test_config_errors_name_the_key_and_stop(tmp_path: Path) -> None:
 def test_version(tmp_path: Path) -> None:
     result = _cli(["--version"], tmp_path)
     assert result.returncode == 0 and result.stdout.startswith("teamclaw 0.")
+
+
+async def test_saying_the_answer_was_wrong_escalates_to_a_stronger_model(
+        make_config: Any, model_server: ScriptedModelServer) -> None:
+    strong = ScriptedModelServer().start()
+    try:
+        config = make_config(models={"cheap": local_model(model_server, tier=1, price_input=0.1),
+                                     "strong": local_model(strong, model="standin-strong", tier=2, price_input=5.0)})
+        console = ConsoleChannel()
+        async with App(config, channels=[console], scheduler=False, dashboard=False, status_file=False):
+            model_server.enqueue_text("Paris is in Italy.")
+            assert await ask(console, "where is Paris?") == "Paris is in Italy."
+            strong.enqueue_text("Sorry: Paris is in France.")
+            assert await ask(console, "that's wrong") == "Sorry: Paris is in France."
+        assert len(model_server.requests) == 1 and len(strong.requests) == 1
+    finally:
+        strong.stop()
+
+
+async def test_a_compacted_session_keeps_its_summary_in_the_context(make_config: Any,
+                                                                    model_server: ScriptedModelServer) -> None:
+    from sqlalchemy import update
+
+    from assistant.storage.tables import Session
+
+    config = make_config(models={"standin": local_model(model_server)})
+    console = ConsoleChannel()
+    async with App(config, channels=[console], scheduler=False, dashboard=False, status_file=False) as app:
+        await ask(console, "hello")
+        async with app.services.db.session() as s:
+            await s.execute(update(Session).values(summary="The member is planning the Q3 offsite."))
+        await ask(console, "what was I planning?")
+    messages = model_server.requests[-1].body["messages"]
+    assert messages[1]["role"] == "system" and "Q3 offsite" in messages[1]["content"]

@@ -85,6 +85,12 @@ def handler_for(fake: BotApi) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:
             return
 
+        def handle(self) -> None:
+            try:
+                super().handle()
+            except (ConnectionResetError, BrokenPipeError):
+                pass  # the client died mid-request (a killed daemon): there is no one to answer
+
         def do_GET(self) -> None:
             path = urllib.parse.unquote(urllib.parse.urlparse(self.path).path)  # PTB sends the token's ":" as %3A
             prefix = f"/file/bot{fake.token}/"
