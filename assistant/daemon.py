@@ -199,7 +199,6 @@ class App:
                                               chroma_url=self.config.storage.chroma_url)
         self._stoppers.append(store.aclose)
         services.memory = store
-        await store.repair()
         memory.register_tools(tools)
         memory.register_commands(commands)
         if self._scheduler_on:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import httpx
 from rich.console import Console
+from rich.markup import escape
 
 from assistant.config import Config, load_config
 from assistant.errors import ConfigError, TeamclawError
@@ -21,11 +22,11 @@ class _Report:
         self.problems = 0
 
     def ok(self, what: str) -> None:
-        self.out.print(f"[green]ok[/green]   {what}", highlight=False)
+        self.out.print(f"[green]ok[/green]   {escape(what)}", highlight=False, soft_wrap=True)
 
     def bad(self, what: str, fix: str) -> None:
         self.problems += 1
-        self.out.print(f"[red]FAIL[/red] {what}\n     fix: {fix}", highlight=False)
+        self.out.print(f"[red]FAIL[/red] {escape(what)}\n     fix: {escape(fix)}", highlight=False, soft_wrap=True)
 
 
 async def run_doctor(config_file: str | None, out: Console) -> bool:

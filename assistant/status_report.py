@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import func, select
 
@@ -81,8 +82,8 @@ def print_status(report: dict[str, Any], out: Console) -> None:
     out.print(f"queue: {q.get('inbound_waiting', 0)} inbound waiting, {q.get('outbound_pending', 0)} replies "
               f"pending, {q.get('dead_letters', 0)} dead letters")
     for dead in report.get("dead_letters", []):
-        out.print(f"  dead #{dead['id']} {dead['channel']}:{dead['chat']} {dead['error']}  (replay: /replay "
-                  f"{dead['id']})")
+        out.print(f"  dead #{dead['id']} {dead['channel']}:{dead['chat']} {escape(str(dead['error']))}  (replay: "
+                  f"/replay {dead['id']})", soft_wrap=True)
     usage = report.get("usage_24h", {})
     out.print(f"last 24 h: {usage.get('calls', 0)} model calls, {usage.get('tokens', 0)} tokens, "
               f"cost {usage.get('cost', 0)}")

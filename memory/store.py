@@ -96,7 +96,16 @@ class MemoryStore:
         vectors = None
         if embedder is not None:
             index_embedder = embedder
-            vectors = await asyncio.to_thread(lambda: VectorIndex(index_embedder, path=vector_dir, url=chroma_url))
+            try:
+                vectors = await asyncio.to_thread(
+                    lambda: VectorIndex(index_embedder, path=vector_dir, url=chroma_url))
+            except MemoryError_ as exc:
+                if not chroma_url:
+                    raise  # the embedded store is on this machine's disk: that failure must stop the start
+                # A Chroma server that is down must not keep the assistant from answering: rows stay
+                # "pending" and the next start with the server back embeds them (repair).
+                log.warning("memory: %s; running on keyword search until the next start", exc)
+                vectors = None
         store = cls(config, db, embedder, vectors)
         if store.fts:
             async with db.engine.begin() as conn:

@@ -56,6 +56,7 @@ def test_ingest_then_search_round_trip(cli: Any, tmp_path: Path) -> None:
     assert result.exit_code == 0
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["ingested"] == 3 and summary["skipped"] == 2 and summary["facts"] == 1
+    assert summary["members_created"] == 2
     assert "line 3: not valid JSON" in result.stderr and 'line 4: "text" must be' in result.stderr
 
     engine = create_engine(f"sqlite:///{tmp_path / 'home' / 'teamclaw.db'}")

@@ -178,6 +178,8 @@ async def _ingest(config: str | None, scope_raw: str, extract: bool) -> dict[str
     started = time.perf_counter()
     counts = {"ingested": 0, "facts": 0, "skipped": 0, "members_created": 0}
     async with _opened(config) as (store, db):
+        async with db.session() as session:
+            members_before = int((await session.execute(select(func.count(Member.id)))).scalar_one())
         scope = await _scope(db, spec, create=True)
         speakers: dict[str, int] = {}
         batch: list[dict[str, Any]] = []
@@ -185,12 +187,7 @@ async def _ingest(config: str | None, scope_raw: str, extract: bool) -> dict[str
         async def flush() -> None:
             for row in batch:
                 if row["speaker"] not in speakers:
-                    async with db.session() as session:
-                        known = (await session.scalars(select(Member.id).where(
-                            func.lower(Member.name) == row["speaker"].lower()))).first()
-                    mid, _ = await _member(db, row["speaker"], create=True)
-                    counts["members_created"] += known is None
-                    speakers[row["speaker"]] = mid
+                    speakers[row["speaker"]] = (await _member(db, row["speaker"], create=True))[0]
             items = [NewRecord(
                 text=f"{r['speaker']}: {r['text']}", kind="note", speaker=r["speaker"],
                 speaker_member_id=speakers[r["speaker"]], said_at=r["when"],
@@ -226,6 +223,9 @@ async def _ingest(config: str | None, scope_raw: str, extract: bool) -> dict[str
                 await flush()
         if batch:
             await flush()
+        async with db.session() as session:
+            members_after = int((await session.execute(select(func.count(Member.id)))).scalar_one())
+        counts["members_created"] = members_after - members_before
     seconds = time.perf_counter() - started
     return {**counts, "scope": scope_raw, "seconds": round(seconds, 3),
             "lines_per_s": round(counts["ingested"] / seconds, 1) if seconds else 0.0}

