@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 
 from assistant.config import Role
 from assistant.context import ContextBuilder, estimate_tokens
@@ -30,6 +30,8 @@ __all__ = ["Agents", "TurnRequest", "TurnResult"]
 log = logging.getLogger(__name__)
 
 HISTORY_TOOL_RESULT_CHARS = 4_000
+# What a delegated task may use: tools that read the public web, nothing of the member it runs for.
+DELEGATED_TOOLS = frozenset({"web_fetch", "web_search"})
 _SAYS_WRONG = re.compile(
     r"^\W*(that'?s (?:wrong|not right|incorrect)|wrong answer|you(?:'re| are) wrong|incorrect\b|不对|错了|答错|不正确)",
     re.IGNORECASE)
@@ -111,6 +113,10 @@ class Agents:
             for m in messages
         ]
         async with self._s.db.session() as s:
+            if message_id is not None:
+                # A turn re-run after a crash (its answer was never stored) replaces what the first run wrote.
+                await s.execute(delete(TranscriptEntry).where(TranscriptEntry.session_id == session_id,
+                                                              TranscriptEntry.message_id == message_id))
             await s.execute(insert(TranscriptEntry), rows)
             await s.execute(update(Session).where(Session.id == session_id).values(updated_at=now))
 
@@ -172,14 +178,21 @@ class Agents:
         note = f"(Task delegated by {req.delegated_by}.)" if delegated else ""
         history = [] if session_id is None else await self._context.history(session_id,
                                                                             self._agent_cfg.history_messages)
+        if delegated:
+            # A delegated task acts for another member: it sees what the member said and was answered in this
+            # group (the group saw it too), never tool results or anything private; it writes nothing to the
+            # member's session; and it may use only tools that touch nothing of the member's own.
+            history = [m for m in history if m.role in ("user", "assistant") and not m.tool_calls and not m.private]
         user = self._context.user_message(scope, req.text, req.sent_at, memory=memory_text, transcript=transcript,
                                           private=memory_private, note=note)
         stored_user = self._context.user_message(scope, req.text, req.sent_at, private=memory_private)
         messages = [ChatMessage(role="system", content=system), *history, user]
-        if session_id is not None and await self._maybe_compact(scope, session_id, messages):
+        if session_id is not None and not delegated and await self._maybe_compact(scope, session_id, messages):
             history = await self._context.history(session_id, self._agent_cfg.history_messages)
             messages = [ChatMessage(role="system", content=system), *history, user]
         allowed = self._allowed_tools(scope)
+        if delegated:
+            allowed = allowed & DELEGATED_TOOLS
         result = TurnResult(text="", private=scope.private or memory_private)
         min_tier = await self._escalation(scope, req.text, history)
         new_entries: list[ChatMessage] = [stored_user]
@@ -199,7 +212,7 @@ class Agents:
             log.exception("turn for member %s: no model could answer", scope.member_id)
             result.text = ("I cannot reach any model right now. Your message is saved; please try again in a "
                            "little while.")
-        if session_id is not None:
+        if session_id is not None and not delegated:
             new_entries.append(ChatMessage(role="assistant", content=result.text, private=result.private))
             await self._append(session_id, new_entries, req.inbound_ids[-1] if req.inbound_ids else None)
         return result

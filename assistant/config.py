@@ -450,6 +450,11 @@ def load_config(path: str | Path | None = None, *, environ: dict[str, str] | Non
             data = tomllib.loads(file.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{file}: not valid TOML ({exc}); fix the line it names") from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{file}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+        except RecursionError:
+            raise ConfigError(f"{file}: nested too deeply to be a teamclaw config; check its arrays and tables"
+                              ) from None
         except OSError as exc:
             raise ConfigError(f"{file}: cannot be read ({exc.strerror})") from exc
     elif path is not None:

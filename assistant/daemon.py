@@ -121,7 +121,10 @@ class App:
 
         outbox = Outbox(db, self.channels, self.clock)
         services.outbox = outbox
-        await outbox.start()
+        # Stop order (the reverse of this list): dispatch drains its turns while the outbox and the channels can
+        # still deliver their answers; then the outbox flushes; then the channels stop.
+        channels_stop_at = len(self._stoppers)
+        await outbox.start(open_now=False)
         self._stoppers.append(outbox.aclose)
         agents = Agents(services, allowed_tools=allowed)
         services.agents = agents
@@ -137,7 +140,8 @@ class App:
         await self._prepare_channels(services)
         for channel in self.channels.values():
             await channel.start(self.deliver)
-            self._stoppers.append(channel.stop)
+            self._stoppers.insert(channels_stop_at, channel.stop)
+        outbox.open()
         self.started_at = utcnow()
         if self._dashboard_on:
             await self._start_dashboard(services)

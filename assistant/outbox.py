@@ -87,6 +87,11 @@ class Outbox:
         self._queues: dict[ChatKey, deque[Queued]] = {}
         self._queued_ids: set[int] = set()  # queued in memory or being sent right now
         self._blocked: set[ChatKey] = set()  # a reply here waits for its retry: later ones must not overtake it
+        # Rows whose delivery attempt ended while a scan was reading: the scan's copy of them is stale.
+        self._settled: set[int] = set()
+        # Deliveries start only once the channels are up (``open``): a reply pending from before a restart would
+        # otherwise fail against a channel that is still starting, and lose an attempt each restart.
+        self._open = asyncio.Event()
         self._tasks: dict[ChatKey, asyncio.Task[None]] = {}
         self._scan_at: datetime | None = None
         self._wake = asyncio.Event()
@@ -139,17 +144,28 @@ class Outbox:
             self._tasks[key] = asyncio.create_task(self._deliver_chat(key), name=f"outbox:{key[0]}:{key[1]}")
 
     # ---- lifecycle -----------------------------------------------------------------------------------------
-    async def start(self) -> None:
+    async def start(self, *, open_now: bool = True) -> None:
+        """Start the queue; with ``open_now=False`` nothing is sent until ``open()`` (the channels are up)."""
         self._scan_at = self._clock.now()
         self._runner = asyncio.create_task(self._run(), name="outbox")
+        if open_now:
+            self.open()
+
+    def open(self) -> None:
+        self._open.set()
 
     async def aclose(self, drain_s: float = 5.0) -> None:
-        """Stop after the sends in flight finish (bounded); unsent rows stay pending for the next start."""
+        """Deliver what is queued (bounded by ``drain_s``), then stop; unsent rows stay pending for the next start."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + drain_s
+        while self._open.is_set() and (busy := [t for t in self._tasks.values() if not t.done()]):
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            await asyncio.wait(busy, timeout=remaining)
         self._closing = True
         self._wake.set()
         tasks = list(self._tasks.values())
-        if tasks:
-            await asyncio.wait(tasks, timeout=drain_s)
         everything = [*tasks, *([self._runner] if self._runner else [])]
         for task in everything:
             task.cancel()
@@ -170,6 +186,7 @@ class Outbox:
 
     async def _scan(self) -> None:
         now = self._clock.now()
+        self._settled = set()
         async with self._db.session() as s:
             # Only the channels this process runs: a console session beside the daemon leaves the daemon's rows.
             rows = (await s.execute(select(Message).where(
@@ -181,6 +198,8 @@ class Outbox:
             key = (row.channel, row.chat_id)
             if key in blocked:
                 continue
+            if row.id in self._settled:
+                continue  # sent (or rescheduled) while this scan was reading: its row state here is stale
             if row.next_attempt_at is not None and row.next_attempt_at > now:
                 blocked.add(key)  # keep the chat's order: nothing after a waiting reply goes first
                 self._retry_at(row.next_attempt_at)
@@ -194,12 +213,14 @@ class Outbox:
 
     # ---- delivery ------------------------------------------------------------------------------------------
     async def _deliver_chat(self, key: ChatKey) -> None:
+        await self._open.wait()
         queue = self._queues[key]
         while queue and not self._closing:
             item = queue.popleft()
             try:
                 delivered = await self._deliver_one(item)
             finally:
+                self._settled.add(item.row_id)
                 self._queued_ids.discard(item.row_id)
             if not delivered:
                 # Failed and rescheduled: the rest of this chat waits for it (the scan brings them back in order).

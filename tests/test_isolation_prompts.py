@@ -20,10 +20,10 @@ import pytest
 from sqlalchemy import select
 
 from assistant.builtin_tools import member_workspace
+from assistant.config import load_config
 from assistant.daemon import App
-from assistant.messages import ChatKind, MemberScope
+from assistant.messages import ChatKind, MemberScope, SentRef
 from assistant.outbox import Queued
-from assistant.messages import SentRef
 from assistant.scheduler.tables import Job, JobState
 from assistant.skillbook.changes import approve, install
 from assistant.skillbook.spec import render_skill_md
@@ -32,8 +32,6 @@ from tests.conftest import cloud_model, local_model, write_config
 from tests.standins.adversary import AdversarialModel, AttackPrompt, load_prompts
 from tests.standins.model_server import ScriptedModelServer
 from tests.standins.telegram_server import FakeTelegram
-
-from assistant.config import load_config
 
 ALICE, MALLORY, OWNER = 1001, 1002, 9000
 GROUP = -1005550001
@@ -252,9 +250,6 @@ async def test_no_private_content_reaches_the_cloud_on_any_path(world: World) ->
     assert any(LOCKER in r for r in (_request_text(world.local, 0),))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a delegated turn ('ask Alice's agent to ...') runs with Alice's scope, her tools and her group session: "
-    "memory_search/schedule/skill_read return Alice's private data to Mallory and schedule cancels her job"))
 async def test_delegated_turns_do_not_leak_or_act_on_the_targets_data(world: World) -> None:
     prompts = [p for p in _prompts(world) if p.vector == "delegation"]
     leaks, _ = await _attack(world, prompts)

@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "assistant.cli.memory_cmd",
     "assistant.cli.route_cmd",
     "assistant.cli.usage_cmd",
+    "assistant.cli.bench_cmd",
 )
 
 

@@ -37,7 +37,7 @@ def parse_event(body: Mapping[str, Any], *, bot_open_id: str, sent_by_bot: SentB
     """
     try:
         return _parse(body, bot_open_id, sent_by_bot)
-    except (KeyError, TypeError, ValueError, AttributeError):
+    except (KeyError, TypeError, ValueError, AttributeError, RecursionError):  # RecursionError: nested JSON
         return None
 
 

@@ -101,7 +101,7 @@ class WebhookVerifier:
 def _json_object(raw: bytes, what: str) -> dict[str, Any]:
     try:
         value = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: nested too deep
         raise MalformedEvent(f"{what} is not JSON") from exc
     if not isinstance(value, dict):
         raise MalformedEvent(f"{what} is not a JSON object")

@@ -58,7 +58,12 @@ def parse_update(update: Update, me: BotIdentity) -> Inbound | None:
     """The ``Inbound`` for a new message, or None for everything we deliberately ignore (module docstring)."""
     if update.message is None:
         return None
-    return parse_message(update.message, me, event_id=str(update.update_id))
+    try:
+        return parse_message(update.message, me, event_id=str(update.update_id))
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError):
+        # PTB builds objects without checking field types: a forged or corrupted update (a list where text
+        # belongs, a string offset) is not a message we can read, and must not stall the updates after it.
+        return None
 
 
 def chat_migration(update: Update) -> tuple[str, str] | None:

@@ -113,9 +113,10 @@ class WebhookReceiver:
         if not hmac.compare_digest(given, self._secret):
             log.warning("telegram webhook: request without the right secret token refused")
             return PlainTextResponse("forbidden", status_code=403)
-        if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:
+        body = await _read_limited(request)
+        if body is None:
             return PlainTextResponse("too large", status_code=413)
-        update = _read_update(await request.body(), self._bot)
+        update = _read_update(body, self._bot)
         if update is None:
             return PlainTextResponse("not a Telegram update", status_code=400)
         try:
@@ -126,11 +127,26 @@ class WebhookReceiver:
         return Response(status_code=200)
 
 
+async def _read_limited(request: Request) -> bytes | None:
+    """The body, or None past MAX_BODY_BYTES: a chunked body has no Content-Length to check up front."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def _read_update(body: bytes, bot: Bot) -> Update | None:
     try:
         data = json.loads(body)
         if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
             return None
         return Update.de_json(data, bot)
-    except (ValueError, TypeError, KeyError, AttributeError):
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError):  # RecursionError: deep nesting
         return None

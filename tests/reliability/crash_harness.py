@@ -21,6 +21,7 @@ What is checked, and how it is known:
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 import re
 import statistics
@@ -71,7 +72,7 @@ class CrashPlan:
     model_delay_s: float = 0.02  # each model call takes this long, so turns are in flight when the kill comes
     oneshot_jobs: int = 12
     interval_s: float = 2.0
-    cycle_estimate_s: float = 4.0  # startup + uptime, to spread the one-shot jobs over the run
+    cycle_estimate_s: float = 2.5  # startup + uptime, to spread the one-shot jobs over the run
     seed: int = 1
 
 
@@ -312,7 +313,9 @@ async def _everything_done(fake: FakeTelegram, db: Database, load: _Load, jobs: 
             Message.direction == "in", Message.status.in_(("received", "processing"))))).scalar_one()
         waiting_runs = (await s.execute(select(func.count()).select_from(JobRun).where(
             (JobRun.delivery_status == "pending") | (JobRun.task_status == "running")))).scalar_one()
-    return waiting_out == 0 and waiting_in == 0 and waiting_runs == 0
+        oneshots_due = (await s.execute(select(func.count()).select_from(Job).where(
+            Job.id.in_(list(jobs.oneshot)), Job.state == "active"))).scalar_one()
+    return waiting_out == 0 and waiting_in == 0 and waiting_runs == 0 and oneshots_due == 0
 
 
 # ---- the checks -----------------------------------------------------------------------------------------------
@@ -323,7 +326,7 @@ async def _check(report: CrashReport, fake: FakeTelegram, db: Database, load: _L
         outbound = (await s.execute(select(Message).where(Message.direction == "out"))).scalars().all()
         inbound_states = Counter((await s.execute(select(Message.status).where(
             Message.direction == "in"))).scalars().all())
-        runs = (await s.execute(select(JobRun).order_by(JobRun.job_id, JobRun.planned_at))).scalars().all()
+        runs = list((await s.execute(select(JobRun).order_by(JobRun.job_id, JobRun.planned_at))).scalars())
         job_rows = {j.id: j for j in (await s.execute(select(Job))).scalars().all()}
         user_entries = (await s.execute(select(TranscriptEntry.content).where(
             TranscriptEntry.role == "user"))).scalars().all()
@@ -463,7 +466,7 @@ def _check_jobs(report: CrashReport, sent: list[SentMessage], runs: list[JobRun]
 def _check_gaps(report: CrashReport, job_id: int, runs: list[JobRun], job: Job) -> None:
     """Between two runs of an interval job lie exactly the runs the later one's note says were folded."""
     seconds = float(job.trigger_spec["seconds"])
-    for before, after in zip(runs, runs[1:], strict=False):
+    for before, after in itertools.pairwise(runs):
         steps = (after.planned_at - before.planned_at).total_seconds() / seconds
         folded = int(m.group(1)) if (m := _EARLIER.search(after.note or "")) else 0
         if abs(steps - round(steps)) > 1e-3 or round(steps) != folded + 1:

@@ -1,5 +1,5 @@
-"""A team's group chats for end-to-end tests and benchmarks: the real daemon (``App`` building its channels from
-the config) against the stand-in Telegram and Feishu platforms and the scripted model server.
+"""A team's group chats for end-to-end tests and benchmarks: the real daemon (``App`` building its channels
+from the config) against the stand-in Telegram and Feishu platforms and the scripted model server.
 
 The stand-ins are subclassed only to *observe* better: wait until a reply to a given message arrived, and note
 when each message reached the platform (for latency figures). Nothing of the platform's behaviour is changed.
@@ -42,6 +42,7 @@ __all__ = [
     "Turn",
     "count_rows",
     "count_seen_events",
+    "feishu_say",
     "feishu_section",
     "free_port",
     "group_config",
@@ -71,50 +72,86 @@ def free_port() -> int:
 
 
 class GroupTelegram(FakeTelegram):
-    """The Telegram stand-in plus: members speaking to the bot in one call, waiting for the reply to a message,
-    and the time each message reached the platform (``sent_times``: message id -> time.monotonic())."""
+    """The Telegram stand-in plus: members speaking to the bot in one call, waiting for the reply to a
+    message, and when each message reached the platform (``sent_times``: message id -> monotonic time)."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.sent_times: dict[int, float] = {}
 
-    def _post(self, chat: dict[str, Any], params: dict[str, Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
+    def __enter__(self) -> GroupTelegram:
+        return self
+
+    def _post(
+        self, chat: dict[str, Any], params: dict[str, Any], *args: Any, **kwargs: Any
+    ) -> dict[str, Any]:
         message = super()._post(chat, params, *args, **kwargs)
         self.sent_times[int(message["message_id"])] = time.monotonic()
         return message
 
-    def say(self, chat_id: int, user_id: int, name: str, text: str, *, to_bot: bool = True,
-            thread_id: int | None = None, reply_to: int | None = None, chat_type: str = "supergroup") -> int:
-        """A member writes in a chat; ``to_bot`` puts an @mention of the bot in front. Returns the message id."""
+    def say(
+        self,
+        chat_id: int,
+        user_id: int,
+        name: str,
+        text: str,
+        *,
+        to_bot: bool = True,
+        thread_id: int | None = None,
+        reply_to: int | None = None,
+        chat_type: str = "supergroup",
+    ) -> int:
+        """A member writes in a chat (``to_bot``: an @mention of the bot in front). Returns the message id."""
         entities: list[dict[str, Any]] | None = None
         if to_bot and chat_type != "private":
             text, entities = self.mention_bot(text)
-        update = self.push_message(chat_id, chat_type, user_id, name, text, entities=entities, thread_id=thread_id,
-                                   reply_to=reply_to, chat_title="Team")
+        update = self.push_message(
+            chat_id,
+            chat_type,
+            user_id,
+            name,
+            text,
+            entities=entities,
+            thread_id=thread_id,
+            reply_to=reply_to,
+            chat_title="Team",
+        )
         return int(update["message"]["message_id"])
 
     def replies_to(self, chat_id: int, message_id: int) -> list[TelegramSent]:
         """Every message the bot sent that quotes ``message_id`` (the first part of each reply quotes it)."""
         return [s for s in self.sent if s.chat_id == chat_id and s.reply_to_message_id == message_id]
 
-    async def wait_for_reply(self, chat_id: int, message_id: int, timeout: float = REPLY_TIMEOUT_S) -> TelegramSent:
-        await self._wait(lambda: bool(self.replies_to(chat_id, message_id)), timeout,
-                         f"reply to message {message_id} in chat {chat_id}")
+    async def wait_for_reply(
+        self, chat_id: int, message_id: int, timeout: float = REPLY_TIMEOUT_S
+    ) -> TelegramSent:
+        await self._wait(
+            lambda: bool(self.replies_to(chat_id, message_id)),
+            timeout,
+            f"reply to message {message_id} in chat {chat_id}",
+        )
         return self.replies_to(chat_id, message_id)[0]
 
-    async def wait_until(self, predicate: Callable[[], bool], what: str, timeout: float = REPLY_TIMEOUT_S) -> None:
+    async def wait_until(
+        self, predicate: Callable[[], bool], what: str, timeout: float = REPLY_TIMEOUT_S
+    ) -> None:
         await self._wait(predicate, timeout, what)
 
 
 class GroupFeishu(FakeFeishu):
-    """The Feishu stand-in plus: waiting for the reply to a message, and when each message reached the platform."""
+    """The Feishu stand-in plus: waiting for the reply to a message, and when each message reached it."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.sent_times: dict[str, float] = {}
 
-    def _post_message(self, chat_id: str, body: dict[str, Any],
-                      reply_to: str | None) -> tuple[int, dict[str, Any], dict[str, str]]:
+    def __enter__(self) -> GroupFeishu:
+        self.start()
+        return self
+
+    def _post_message(
+        self, chat_id: str, body: dict[str, Any], reply_to: str | None
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
         answer = super()._post_message(chat_id, body, reply_to)
         message_id = answer[1].get("data", {}).get("message_id")
         if message_id:
@@ -128,7 +165,9 @@ class GroupFeishu(FakeFeishu):
         await self.wait_until(lambda: bool(self.replies_to(message_id)), f"reply to {message_id}", timeout)
         return self.replies_to(message_id)[0]
 
-    async def wait_until(self, predicate: Callable[[], bool], what: str, timeout: float = REPLY_TIMEOUT_S) -> None:
+    async def wait_until(
+        self, predicate: Callable[[], bool], what: str, timeout: float = REPLY_TIMEOUT_S
+    ) -> None:
         import asyncio
 
         def blocking() -> bool:
@@ -147,26 +186,49 @@ def pusher_for(app: App, fake: FakeFeishu) -> FeishuPusher:
     return FeishuPusher(url, ENCRYPT_KEY, VERIFICATION_TOKEN, app_id=fake.app_id, platform=fake)
 
 
-# ---- configuration ------------------------------------------------------------------------------------------
+# ---- configuration -----------------------------------------------------------------------------------------
 
 
 def telegram_section(fake: FakeTelegram, **extra: Any) -> dict[str, Any]:
-    return {"enabled": True, "token": fake.token, "base_url": fake.base_url,
-            "base_file_url": fake.base_file_url, "poll_timeout_s": 5, **extra}
+    return {
+        "enabled": True,
+        "token": fake.token,
+        "base_url": fake.base_url,
+        "base_file_url": fake.base_file_url,
+        "poll_timeout_s": 5,
+        **extra,
+    }
 
 
 def feishu_section(fake: FakeFeishu, **extra: Any) -> dict[str, Any]:
     """Webhook mode on a fixed free port, so a restarted daemon listens where Feishu posts."""
-    return {"enabled": True, "app_id": fake.app_id, "app_secret": fake.app_secret,
-            "domain": fake.url, "mode": "webhook", "encrypt_key": ENCRYPT_KEY,
-            "verification_token": VERIFICATION_TOKEN, "webhook_host": "127.0.0.1", "webhook_port": free_port(),
-            **extra}
+    return {
+        "enabled": True,
+        "app_id": fake.app_id,
+        "app_secret": fake.app_secret,
+        "domain": fake.url,
+        "mode": "webhook",
+        "encrypt_key": ENCRYPT_KEY,
+        "verification_token": VERIFICATION_TOKEN,
+        "webhook_host": "127.0.0.1",
+        "webhook_port": free_port(),
+        **extra,
+    }
 
 
-def group_config(home: Path, model: ScriptedModelServer, *, telegram: dict[str, Any] | None = None,
-                 feishu: dict[str, Any] | None = None, owners: Iterable[str] = (),
-                 allowed_chats: Iterable[str] = (), allowed_members: Iterable[str] = (), agent: dict[str, Any] | None = None,
-                 memory: bool = False, **sections: Any) -> Config:
+def group_config(
+    home: Path,
+    model: ScriptedModelServer,
+    *,
+    telegram: dict[str, Any] | None = None,
+    feishu: dict[str, Any] | None = None,
+    owners: Iterable[str] = (),
+    allowed_chats: Iterable[str] = (),
+    allowed_members: Iterable[str] = (),
+    agent: dict[str, Any] | None = None,
+    memory: bool = False,
+    **sections: Any,
+) -> Config:
     """A teamclaw.toml under ``home`` with the stand-in model and the given channels; background parts off."""
     channels: dict[str, Any] = {}
     if telegram is not None:
@@ -175,8 +237,17 @@ def group_config(home: Path, model: ScriptedModelServer, *, telegram: dict[str, 
         channels["feishu"] = feishu
     data: dict[str, Any] = {
         "home": str(home),
-        "models": {"standin": {"provider": "openai", "base_url": model.openai_base_url, "model": "standin-local",
-                               "location": "local", "tier": 1, "max_retries": 0, "timeout_s": 20}},
+        "models": {
+            "standin": {
+                "provider": "openai",
+                "base_url": model.openai_base_url,
+                "model": "standin-local",
+                "location": "local",
+                "tier": 1,
+                "max_retries": 0,
+                "timeout_s": 20,
+            }
+        },
         "team": {"owners": list(owners) or ["console:you"]},
         "access": {"allowed_chats": list(allowed_chats), "allowed_members": list(allowed_members)},
         "channels": channels,
@@ -199,7 +270,7 @@ def start_app(config: Config) -> App:
     return App(config, scheduler=False, dashboard=False, status_file=False)
 
 
-# ---- what the model received --------------------------------------------------------------------------------
+# ---- what the model received -------------------------------------------------------------------------------
 
 
 class Turn:
@@ -240,8 +311,11 @@ def turn_requests(model: ScriptedModelServer) -> list[Turn]:
     return [t for t in turns if t.speaker]
 
 
-def named_responder(*, delay_s: float = 0.0, extra: Callable[[Turn], str | None] | None = None,
-                    ) -> Callable[[dict[str, Any]], ScriptedReply]:
+def named_responder(
+    *,
+    delay_s: float = 0.0,
+    extra: Callable[[Turn], str | None] | None = None,
+) -> Callable[[dict[str, Any]], ScriptedReply]:
     """Answers every chat turn with "Noted, <member>." (or what ``extra`` returns), after ``delay_s``."""
 
     def respond(body: dict[str, Any]) -> ScriptedReply:
@@ -253,8 +327,8 @@ def named_responder(*, delay_s: float = 0.0, extra: Callable[[Turn], str | None]
 
 
 class Gate:
-    """Holds model answers until ``parties`` requests are in flight at once (a threading barrier with a timeout):
-    proves that different members' turns run in parallel, since serial turns would never fill it."""
+    """Holds model answers until ``parties`` requests are in flight at once (a threading barrier with a
+    timeout): proves that different members' turns run in parallel, since serial turns would never fill it."""
 
     def __init__(self, parties: int, timeout_s: float = 5.0) -> None:
         self._barrier = threading.Barrier(parties, timeout=timeout_s)
@@ -267,7 +341,7 @@ class Gate:
             return False
 
 
-# ---- what the database holds ---------------------------------------------------------------------------------
+# ---- what the database holds -------------------------------------------------------------------------------
 
 
 async def count_rows(app: App, *, direction: str | None = None, channel: str | None = None) -> int:
@@ -293,6 +367,43 @@ async def model_calls(app: App) -> list[ModelCall]:
 async def inbound_status(app: App, channel: str) -> dict[str, str]:
     """platform message id -> status of every stored inbound message of ``channel``."""
     async with app.services.db.session() as s:
-        rows = (await s.execute(select(Message.platform_message_id, Message.status).where(
-            Message.direction == "in", Message.channel == channel))).all()
+        rows = (
+            await s.execute(
+                select(Message.platform_message_id, Message.status).where(
+                    Message.direction == "in", Message.channel == channel
+                )
+            )
+        ).all()
     return {str(mid): str(status) for mid, status in rows}
+
+
+async def feishu_say(
+    pusher: FeishuPusher,
+    fake: FakeFeishu,
+    chat_id: str,
+    open_id: str,
+    text: str,
+    *,
+    to_bot: bool = True,
+    thread_id: str = "",
+    chat_type: str = "group",
+    mentions: Iterable[tuple[str, str]] = (),
+) -> str:
+    """A member writes in a Feishu chat (``to_bot``: with an @mention of the bot in front); the webhook must
+    accept it. Returns the message id."""
+    everyone = [(fake.bot_open_id, fake.bot_name)] if to_bot and chat_type == "group" else []
+    everyone += list(mentions)
+    if to_bot and chat_type == "group":
+        text = f"@_user_1 {text}"
+    body = pusher.message_event(
+        chat_id=chat_id,
+        sender=open_id,
+        text=text,
+        mentions=everyone,
+        chat_type=chat_type,
+        thread_id=thread_id,
+    )
+    answer = await pusher.push(body)
+    if answer.status_code != 200:
+        raise AssertionError(f"the webhook refused a genuine event: {answer.status_code} {answer.text}")
+    return str(body["event"]["message"]["message_id"])
