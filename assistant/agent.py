@@ -30,6 +30,7 @@ __all__ = ["Agents", "TurnRequest", "TurnResult"]
 log = logging.getLogger(__name__)
 
 HISTORY_TOOL_RESULT_CHARS = 4_000
+_DEGRADED_WORDS = {"vision": "images", "audio": "audio", "video": "video"}
 # What a delegated task may use: tools that read the public web, nothing of the member it runs for.
 DELEGATED_TOOLS = frozenset({"web_fetch", "web_search"})
 _SAYS_WRONG = re.compile(
@@ -60,6 +61,8 @@ class TurnResult:
     tool_calls: int = 0
     # True once a tool ran: from then on the turn has effects and must not be cancelled to fold a burst.
     committed: bool = False
+    # Abilities the request needed that no allowed model has (an image and no vision model): said in the reply.
+    degraded: tuple[str, ...] = ()
 
 
 def _limit_reached_reply(steps: int) -> str:
@@ -212,6 +215,10 @@ class Agents:
             log.exception("turn for member %s: no model could answer", scope.member_id)
             result.text = ("I cannot reach any model right now. Your message is saved; please try again in a "
                            "little while.")
+        if result.degraded:
+            what = " or ".join(_DEGRADED_WORDS.get(d, d) for d in result.degraded)
+            result.text = (f"(None of the models I may use here can take {what}, so I answered from the text "
+                           f"alone.)\n\n{result.text}")
         if session_id is not None and not delegated:
             new_entries.append(ChatMessage(role="assistant", content=result.text, private=result.private))
             await self._append(session_id, new_entries, req.inbound_ids[-1] if req.inbound_ids else None)
@@ -258,6 +265,7 @@ class Agents:
             response: ModelResponse = routed.response
             result.models.append(routed.route.model)
             result.private = result.private or routed.route.private
+            result.degraded = tuple(dict.fromkeys((*result.degraded, *routed.route.degraded)))
             if not response.tool_calls or last:
                 result.text = response.text.strip() or ("(no answer)" if not last else _limit_reached_reply(step))
                 return

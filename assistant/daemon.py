@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 SHUTDOWN_DRAIN_S = 20.0
 ChatMigrated = Callable[[str, str], Awaitable[None]]
 STATUS_EVERY_S = 15.0
+MODEL_PROBE_EVERY_S = 900.0
 
 
 def build_channels(config: Config, *, on_chat_migrated: ChatMigrated | None = None) -> list[Channel]:
@@ -75,6 +76,7 @@ class App:
         self.last_event_at: dict[str, datetime] = {}
         self._stoppers: list[Any] = []
         self._status_task: asyncio.Task[None] | None = None
+        self._model_health: dict[str, dict[str, object]] = {}
         self.services: Services
 
     # ---- lifecycle ---------------------------------------------------------------------------------------
@@ -293,6 +295,8 @@ class App:
             "updated_at": utcnow().isoformat(),
             "channels": channels,
             "queue_depth": self.dispatcher.queue_depth if hasattr(self, "dispatcher") else 0,
+            "subagents": self.dispatcher.subagents() if hasattr(self, "dispatcher") else [],
+            "models": self._model_health,
         }
 
     @property
@@ -308,7 +312,23 @@ class App:
         tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
         tmp.replace(path)
 
+    async def _probe_models_forever(self) -> None:
+        """Reachability and latency of every model, for status and the dashboard (a one-token request each)."""
+        while True:
+            try:
+                self._model_health = await self.services.router.health()
+            except Exception:
+                log.exception("model health probe failed")
+            await asyncio.sleep(MODEL_PROBE_EVERY_S)
+
     async def _write_status_forever(self) -> None:
+        probe = asyncio.create_task(self._probe_models_forever(), name="model-health")
+        try:
+            await self._write_status_loop()
+        finally:
+            await _cancel(probe)
+
+    async def _write_status_loop(self) -> None:
         while True:
             try:
                 self._write_status()

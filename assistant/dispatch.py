@@ -14,13 +14,14 @@ import re
 import time
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from assistant.agent import Agents, TurnRequest, TurnResult
 from assistant.commands import CommandContext, CommandRegistry, parse_command
 from assistant.inbox import Inbox, to_inbound
 from assistant.members import Directory
-from assistant.messages import ChatKind, Inbound, MemberScope, Reply
+from assistant.messages import ChatKind, Inbound, MemberScope, Reply, utcnow
 from assistant.outbox import Outbox
 from channels.base import Channel, Reacts
 
@@ -82,6 +83,8 @@ class Dispatcher:
         self._sender_locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
+        # member id -> (name, last activity, running): what the dashboard shows of each sub-agent.
+        self._activity: dict[int, tuple[str, datetime, bool]] = {}
 
     # ---- intake ------------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -103,6 +106,13 @@ class Dispatcher:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("dispatch task %s failed", task.get_name(), exc_info=task.exception())
+
+    def subagents(self) -> list[dict[str, object]]:
+        return [{"member_id": member_id, "name": name, "last_activity_at": at.isoformat(), "running": running}
+                for member_id, (name, at, running) in sorted(self._activity.items())]
+
+    def _active(self, scope: MemberScope, running: bool) -> None:
+        self._activity[scope.member_id] = (scope.member_name, utcnow(), running)
 
     @property
     def queue_depth(self) -> int:
@@ -190,6 +200,7 @@ class Dispatcher:
 
     async def _run_batch(self, lane: _Lane, batch: list[_Item]) -> None:
         committed = asyncio.Event()
+        self._active(batch[-1].scope, True)
         async with self._turn_slots:
             started = time.monotonic()
             turn = asyncio.create_task(self._turn(batch, committed))
@@ -219,6 +230,7 @@ class Dispatcher:
                 result = TurnResult(text=FAILED_TURN_REPLY)
             finally:
                 await self._working(batch[-1].inbound, False)
+                self._active(batch[-1].scope, False)
         last = batch[-1]
         mention_ids = last.requester_ids or ((last.inbound.sender_id,) if last.scope.chat_kind is ChatKind.GROUP
                                              else ())
@@ -230,7 +242,7 @@ class Dispatcher:
     @staticmethod
     def _request(batch: list[_Item]) -> TurnRequest:
         last = batch[-1]
-        text = "\n".join((i.text or i.inbound.text) for i in batch)
+        text = "\n".join(_with_attachments(i.text or i.inbound.text, i.inbound) for i in batch)
         needs = frozenset(_NEEDS[a.kind] for i in batch for a in i.inbound.attachments if a.kind in _NEEDS)
         return TurnRequest(scope=last.scope, text=text, sent_at=batch[0].inbound.sent_at,
                            inbound_ids=tuple(i.message_id for i in batch), needs=needs,
@@ -268,3 +280,9 @@ class Dispatcher:
 
 
 _NEEDS = {"image": "vision", "audio": "audio", "video": "video"}
+
+
+def _with_attachments(text: str, msg: Inbound) -> str:
+    """The message text with a line per attachment, so the model knows what the member sent."""
+    notes = [f"[attached {a.kind}{': ' + a.name if a.name else ''}]" for a in msg.attachments]
+    return "\n".join([text, *notes]) if notes else text

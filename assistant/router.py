@@ -204,6 +204,17 @@ class Router:
                 info["error"] = "no provider was given for this model"
                 report[name] = info
                 continue
+            if cfg.provider == "local" and not self._injected:
+                # Probing the in-process model would load it (hundreds of MB) just to say hello: check that it
+                # can be loaded instead.
+                from assistant.providers.local import local_model_problem
+
+                problem = local_model_problem(cfg)
+                info["reachable"] = problem is None
+                if problem:
+                    info["error"] = problem
+                report[name] = info
+                continue
             started = time.perf_counter()
             probe = ModelRequest(messages=(ChatMessage("user", "ping"),), max_tokens=1)
             try:

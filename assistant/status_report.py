@@ -62,7 +62,10 @@ async def collect_status(cfg: Config) -> dict[str, Any]:
             report["usage_24h"] = {"calls": row[0], "cost": round(float(row[1]), 4), "tokens": int(row[2])}
     finally:
         await db.aclose()
-    report["models"] = {name: {"location": m.location, "provider": m.provider, "model": m.model or "bundled"}
+    health = report["daemon"].get("models") or {}
+    report["models"] = {name: {"location": m.location, "provider": m.provider, "model": m.model or "bundled",
+                               **({"reachable": health[name].get("reachable"),
+                                   "latency_ms": health[name].get("latency_ms")} if name in health else {})}
                         for name, m in cfg.all_models().items()}
     return report
 
@@ -87,7 +90,9 @@ def print_status(report: dict[str, Any], out: Console) -> None:
     usage = report.get("usage_24h", {})
     out.print(f"last 24 h: {usage.get('calls', 0)} model calls, {usage.get('tokens', 0)} tokens, "
               f"cost {usage.get('cost', 0)}")
-    models = Table("model", "where", "provider", "name")
+    models = Table("model", "where", "provider", "name", "reachable", "latency")
     for name, m in report.get("models", {}).items():
-        models.add_row(name, m["location"], m["provider"], m["model"])
+        reachable = {True: "yes", False: "NO"}.get(m.get("reachable"), "-")  # type: ignore[arg-type]
+        latency = f"{m['latency_ms']} ms" if m.get("latency_ms") is not None else "-"
+        models.add_row(name, m["location"], m["provider"], m["model"], reachable, latency)
     out.print(models)

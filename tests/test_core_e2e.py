@@ -272,3 +272,35 @@ async def test_a_compacted_session_keeps_its_summary_in_the_context(make_config:
         await ask(console, "what was I planning?")
     messages = model_server.requests[-1].body["messages"]
     assert messages[1]["role"] == "system" and "Q3 offsite" in messages[1]["content"]
+
+
+async def test_an_image_goes_to_a_model_that_can_see_or_the_reply_says_it_could_not(
+        make_config: Any, model_server: ScriptedModelServer) -> None:
+    from assistant.messages import Attachment
+
+    seeing = ScriptedModelServer().start()
+    try:
+        photo = Attachment(kind="image", platform_file_id="f1", name="whiteboard.jpg")
+        blind_only = make_config(models={"blind": local_model(model_server)})
+        console = ConsoleChannel()
+        async with App(blind_only, channels=[console], scheduler=False, dashboard=False, status_file=False) as app:
+            model_server.enqueue_text("It is a photo of a whiteboard.")
+            await app.deliver(Inbound(channel="console", chat_id="c1", chat_kind=ChatKind.DIRECT, sender_id="you",
+                                      sender_name="you", text="what is on it?", platform_message_id="p1",
+                                      attachments=(photo,)))
+            reply = await console.wait_reply("p1", REPLY_TIMEOUT)
+        assert reply.text.startswith("(None of the models I may use here can take images")
+        assert "[attached image: whiteboard.jpg]" in json.dumps(model_server.requests[-1].body["messages"])
+
+        both = make_config(models={"blind": local_model(model_server, price_input=0.1),
+                                   "seeing": local_model(seeing, model="standin-vision", price_input=1.0,
+                                                         abilities=["tools", "vision"])})
+        console = ConsoleChannel()
+        async with App(both, channels=[console], scheduler=False, dashboard=False, status_file=False) as app:
+            seeing.enqueue_text("A whiteboard with the release plan.")
+            await app.deliver(Inbound(channel="console", chat_id="c2", chat_kind=ChatKind.DIRECT, sender_id="you",
+                                      sender_name="you", text="what is on it?", platform_message_id="p2",
+                                      attachments=(photo,)))
+            assert (await console.wait_reply("p2", REPLY_TIMEOUT)).text == "A whiteboard with the release plan."
+    finally:
+        seeing.stop()

