@@ -344,8 +344,11 @@ async def test_link_makes_one_member_of_a_telegram_and_a_feishu_account(
     assert f"member #{telegram_member}," in who.text
 
 
-@pytest.mark.xfail(strict=True, reason="members.Directory.link leaves the merged-away member (same name, no "
-                                       "identities) in place, so find('Alice') is ambiguous and delegation fails")
+@pytest.mark.xfail(
+    strict=True,
+    reason="members.Directory.link leaves the merged-away member (same name, no identities) in place, so "
+    "find('Alice') is ambiguous and delegation falls back to the asker",
+)
 async def test_delegation_still_finds_a_member_after_linking(
         tmp_path: Path, fs: GroupFeishu, model_server: ScriptedModelServer) -> None:
     tg_team, tg_alice, tg_bob, tg_owner = -1003000000003, 1001, 1002, 9001

@@ -11,7 +11,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from assistant.errors import StorageError
@@ -55,6 +55,11 @@ class Database:
             try:
                 yield session
                 await session.commit()
+            except OperationalError as exc:
+                await session.rollback()
+                raise StorageError(
+                    f"the database could not be written or read ({exc.orig}): is the disk full or the file locked? "
+                    "Nothing was half-written; free space and the work is taken again") from exc
             except BaseException:
                 await session.rollback()
                 raise

@@ -150,6 +150,11 @@ async def _sample(proc: psutil.Process, obs: _Observed, samples: _Samples, every
             pass
 
 
+def _cpu_s(proc: psutil.Process) -> float:
+    times = proc.cpu_times()
+    return float(times.user + times.system)
+
+
 def _db_bytes(home: Path) -> int:
     return sum(p.stat().st_size for p in home.glob("teamclaw.db*") if p.is_file())
 
@@ -182,6 +187,7 @@ async def run_profile(profile: LoadProfile, workdir: Path) -> dict[str, Any]:
         if not await _until_answered(watcher, obs, {0}, 60):
             raise RuntimeError("the daemon did not answer the warm-up message in 60 s; see its log in the home")
         db_start = _db_bytes(home)
+        cpu_start = _cpu_s(proc), _cpu_s(psutil.Process())
         stop_sampling = asyncio.Event()
         t0 = time.perf_counter()
         sampler = asyncio.create_task(_sample(proc, obs, samples, profile.sample_every_s, t0, stop_sampling))
@@ -201,11 +207,13 @@ async def run_profile(profile: LoadProfile, workdir: Path) -> dict[str, Any]:
         stop_sampling.set()
         await sampler
         db_end = _db_bytes(home)
+        cpu = _cpu_s(proc) - cpu_start[0], _cpu_s(psutil.Process()) - cpu_start[1]
         watcher_task.cancel()
         await asyncio.gather(watcher_task, return_exceptions=True)
         exit_code = daemon.stop()
     return _figures(profile, obs, samples, model, total=total, ready_s=ready_s, offered_s=offered_s,
-                    done_s=done_s, drained=drained, db_start=db_start, db_end=db_end, exit_code=exit_code)
+                    done_s=done_s, drained=drained, db_start=db_start, db_end=db_end, exit_code=exit_code,
+                    cpu=cpu)
 
 
 async def _until_answered(watcher: _Watcher, obs: _Observed, keys: set[int], timeout: float) -> bool:
@@ -222,7 +230,7 @@ async def _until_answered(watcher: _Watcher, obs: _Observed, keys: set[int], tim
 
 def _figures(profile: LoadProfile, obs: _Observed, samples: _Samples, model: _InstantModel, *, total: int,
              ready_s: float, offered_s: float, done_s: float, drained: bool, db_start: int, db_end: int,
-             exit_code: int) -> dict[str, Any]:
+             exit_code: int, cpu: tuple[float, float]) -> dict[str, Any]:
     keys = range(1, total + 1)
     e2e = [(obs.answered_at[k] - obs.pushed_at[k]) * 1000 for k in keys if k in obs.answered_at]
     overhead = [(obs.answered_at[k] - obs.pushed_at[k] - model.own_s.get(obs.request_of.get(k, -1), 0.0)) * 1000
@@ -260,6 +268,10 @@ def _figures(profile: LoadProfile, obs: _Observed, samples: _Samples, model: _In
         "db_bytes_start": db_start,
         "db_bytes_end": db_end,
         "db_bytes_per_message": (db_end - db_start) / total if total else float("nan"),
+        # Where the CPU went: the daemon, and this process (stand-in Telegram and model servers, load, watcher).
+        "daemon_cpu_s": cpu[0],
+        "standins_cpu_s": cpu[1],
+        "machine_cpus": psutil.cpu_count(),
         "lost": lost,
         "duplicated": duplicated,
         "drained": drained,
