@@ -56,9 +56,11 @@ def register_commands(registry: CommandRegistry) -> None:
         if len(parts) != 2:
             return "Usage: /link MEMBER OTHER_ACCOUNT, e.g. /link alice telegram:123456 (one person, one assistant)"
         try:
-            name = await ctx.services.members.link(parts[0], parts[1])
+            name, into, merged = await ctx.services.members.link(parts[0], parts[1])
         except ScopeError as exc:
             return str(exc)
+        if merged is not None and ctx.services.memory is not None:
+            await ctx.services.memory.reassign_member(merged, into)
         return f"Linked: {parts[1]} is now {name}'s account too."
 
     async def allow(args: str, ctx: CommandContext) -> str:

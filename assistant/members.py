@@ -6,7 +6,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from assistant.config import AccessConfig, RoutingConfig, TeamConfig
@@ -19,6 +19,8 @@ __all__ = ["Access", "Directory"]
 
 # The console is the terminal of the machine teamclaw runs on: whoever can type there already owns the data.
 LOCAL_CHANNELS = frozenset({"console"})
+# Tables whose member rows are merged by their owner (memory moves its vectors too).
+_MERGED_ELSEWHERE = frozenset({"identities", "memory_profile"})
 # Access facts are re-read at least this often, so edits made by another process (the CLI) take effect.
 CACHE_TTL_S = 30.0
 
@@ -253,7 +255,7 @@ class Directory:
                 if ident is not None:
                     return await s.get(Member, ident.member_id)
             name = ref.lstrip("@").lower()
-            rows = (await s.execute(select(Member))).scalars().all()
+            rows = (await s.execute(select(Member).where(Member.id.in_(select(Identity.member_id))))).scalars().all()
             matches = [m for m in rows if m.name.lower() == name]
             return matches[0] if len(matches) == 1 else None
 
@@ -266,17 +268,32 @@ class Directory:
         self.forget_cached()
         return member.name
 
-    async def link(self, ref_a: str, ref_b: str) -> str:
-        """Merge the identities of member B into member A: one person, one sub-agent, on every platform."""
+    async def link(self, ref_a: str, ref_b: str) -> tuple[str, int, int | None]:
+        """Merge member B into member A: one person, one sub-agent, on every platform. B's identities, sessions,
+        messages, jobs and usage become A's and B is removed. Returns A's name, A's id and B's former id (None when
+        both refs already named one member); the caller moves B's memory with ``MemoryStore.reassign_member``."""
         a, b = await self.find(ref_a), await self.find(ref_b)
         if a is None or b is None:
             raise ScopeError(f"cannot link {ref_a!r} and {ref_b!r}: both must be known members")
         if a.id == b.id:
-            return a.name
+            return a.name, a.id, None
+        from assistant.storage.schema import full_metadata
+
         async with self._db.session() as s:
             await s.execute(update(Identity).where(Identity.member_id == b.id).values(member_id=a.id))
+            for table in full_metadata().sorted_tables:
+                column = table.columns.get("member_id")
+                if column is None or table.name in _MERGED_ELSEWHERE:
+                    continue
+                try:
+                    async with s.begin_nested():
+                        await s.execute(table.update().where(column == b.id).values(member_id=a.id))
+                except IntegrityError:
+                    # A keeps its own row where both had one (a per-member counter, say).
+                    await s.execute(table.delete().where(column == b.id))
+            await s.execute(delete(Member).where(Member.id == b.id))
         self.forget_cached()
-        return a.name
+        return a.name, a.id, b.id
 
     async def platform_ids(self, member_id: int, channel: str) -> list[str]:
         async with self._db.session() as s:

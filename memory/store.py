@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 from chromadb.errors import ChromaError
-from sqlalchemy import select, text, update
+from sqlalchemy import case, delete, select, text, update
 
 from assistant.config import MemoryConfig
 from assistant.errors import MemoryError_, ScopeError
@@ -41,7 +41,7 @@ from memory.scopes import (
     readable_places,
     readable_sql,
 )
-from memory.tables import MemoryRecord, create_fts
+from memory.tables import MemoryProfileField, MemoryRecord, create_fts
 from memory.textproc import fts_query, normalize
 from memory.timerange import parse_time_range
 from memory.vectors import VectorIndex
@@ -271,6 +271,31 @@ class MemoryStore:
         if embedded or orphans:
             log.info("memory repair: %d rows embedded, %d orphan vectors deleted", embedded, len(orphans))
         return embedded + len(orphans)
+
+    async def reassign_member(self, from_member_id: int, to_member_id: int) -> int:
+        """Two accounts were linked into one member: their records (and profile) become that member's, and the
+        vectors move to its private collection. Returns the records moved."""
+        async with self._write_lock:
+            async with self.db.session() as session:
+                rows = list((await session.scalars(select(MemoryRecord).where(
+                    MemoryRecord.owner_member_id == from_member_id))).all())
+                old_places = [_place(r) for r in rows if r.vector_state == "synced"]
+                ids = [r.id for r in rows]
+                if ids:
+                    await session.execute(update(MemoryRecord).where(MemoryRecord.id.in_(ids)).values(
+                        owner_member_id=to_member_id,
+                        vector_state=case((MemoryRecord.vector_state == "synced", "pending"),
+                                          else_=MemoryRecord.vector_state)))
+                await session.execute(update(MemoryRecord).where(MemoryRecord.speaker_member_id == from_member_id)
+                                      .values(speaker_member_id=to_member_id))
+                mine = set((await session.scalars(select(MemoryProfileField.key).where(
+                    MemoryProfileField.member_id == to_member_id))).all())
+                await session.execute(delete(MemoryProfileField).where(
+                    MemoryProfileField.member_id == from_member_id, MemoryProfileField.key.in_(mine)))
+                await session.execute(update(MemoryProfileField).where(
+                    MemoryProfileField.member_id == from_member_id).values(member_id=to_member_id))
+            await self.sync_vectors(ids, drop=old_places)
+        return len(ids)
 
     async def rebuild(self) -> int:
         """Re-embed every active record from its row (after a model switch, or on demand)."""

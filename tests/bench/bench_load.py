@@ -155,8 +155,10 @@ def _cpu_s(proc: psutil.Process) -> float:
     return float(times.user + times.system)
 
 
-def _db_bytes(home: Path) -> int:
-    return sum(p.stat().st_size for p in home.glob("teamclaw.db*") if p.is_file())
+def _db_bytes(home: Path, suffix: str = "") -> int:
+    """Size of the database file (or, with suffix "-wal", of its write-ahead log, which SQLite reuses)."""
+    path = home / f"teamclaw.db{suffix}"
+    return path.stat().st_size if path.is_file() else 0
 
 
 def _slope_per_hour(ts: list[float], values: list[float]) -> float:
@@ -206,14 +208,14 @@ async def run_profile(profile: LoadProfile, workdir: Path) -> dict[str, Any]:
         done_s = time.perf_counter() - t0
         stop_sampling.set()
         await sampler
-        db_end = _db_bytes(home)
+        db_end, wal_end = _db_bytes(home), _db_bytes(home, "-wal")
         cpu = _cpu_s(proc) - cpu_start[0], _cpu_s(psutil.Process()) - cpu_start[1]
         watcher_task.cancel()
         await asyncio.gather(watcher_task, return_exceptions=True)
         exit_code = daemon.stop()
     return _figures(profile, obs, samples, model, total=total, ready_s=ready_s, offered_s=offered_s,
-                    done_s=done_s, drained=drained, db_start=db_start, db_end=db_end, exit_code=exit_code,
-                    cpu=cpu)
+                    done_s=done_s, drained=drained, db_start=db_start, db_end=db_end, wal_end=wal_end,
+                    exit_code=exit_code, cpu=cpu)
 
 
 async def _until_answered(watcher: _Watcher, obs: _Observed, keys: set[int], timeout: float) -> bool:
@@ -230,7 +232,7 @@ async def _until_answered(watcher: _Watcher, obs: _Observed, keys: set[int], tim
 
 def _figures(profile: LoadProfile, obs: _Observed, samples: _Samples, model: _InstantModel, *, total: int,
              ready_s: float, offered_s: float, done_s: float, drained: bool, db_start: int, db_end: int,
-             exit_code: int, cpu: tuple[float, float]) -> dict[str, Any]:
+             wal_end: int, exit_code: int, cpu: tuple[float, float]) -> dict[str, Any]:
     keys = range(1, total + 1)
     e2e = [(obs.answered_at[k] - obs.pushed_at[k]) * 1000 for k in keys if k in obs.answered_at]
     overhead = [(obs.answered_at[k] - obs.pushed_at[k] - model.own_s.get(obs.request_of.get(k, -1), 0.0)) * 1000
@@ -268,6 +270,7 @@ def _figures(profile: LoadProfile, obs: _Observed, samples: _Samples, model: _In
         "db_bytes_start": db_start,
         "db_bytes_end": db_end,
         "db_bytes_per_message": (db_end - db_start) / total if total else float("nan"),
+        "wal_bytes_end": wal_end,
         # Where the CPU went: the daemon, and this process (stand-in Telegram and model servers, load, watcher).
         "daemon_cpu_s": cpu[0],
         "standins_cpu_s": cpu[1],
