@@ -36,3 +36,17 @@ async def test_a_private_fact_is_recalled_for_its_member_only_and_stays_local(
     bob_requests = [r for r in model_server.requests + cloud_server.requests
                     if "alice's locker code" in json.dumps(r.body)]
     assert bob_requests and all("4711" not in json.dumps(r.body) for r in bob_requests)
+
+
+async def test_linking_two_accounts_brings_the_memory_along(make_config: Any,
+                                                            model_server: ScriptedModelServer) -> None:
+    config = make_config(models={"local": local_model(model_server)}, memory={"enabled": True})
+    console = ConsoleChannel()
+    async with App(config, channels=[console], scheduler=False, dashboard=False, status_file=False):
+        await _say(console, "alice-phone", "remember that my locker code is 4711", chat="p-1")
+        await _say(console, "alice", "hello", chat="a-1")
+        linked = await _say(console, "you", "/link console:alice console:alice-phone", chat="owner")
+        assert linked.startswith("Linked:")
+        await _say(console, "alice", "what is my locker code?", chat="a-2")
+    asked = [r for r in model_server.requests if "what is my locker code?" in json.dumps(r.body)]
+    assert asked and "4711" in json.dumps(asked[-1].body["messages"][-1])
