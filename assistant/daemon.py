@@ -77,6 +77,7 @@ class App:
         self._stoppers: list[Any] = []
         self._status_task: asyncio.Task[None] | None = None
         self._model_health: dict[str, dict[str, object]] = {}
+        self.dashboard_url: str | None = None
         self.services: Services
 
     # ---- lifecycle ---------------------------------------------------------------------------------------
@@ -267,7 +268,7 @@ class App:
             self._stoppers.append(heartbeat.aclose)
 
     async def _start_dashboard(self, services: Services) -> None:
-        if not self.config.dashboard.enabled or self.config.dashboard.port == 0:
+        if not self.config.dashboard.enabled:
             return
         from assistant.dashboard import build_dashboard, serve_dashboard
 
@@ -278,6 +279,8 @@ class App:
             log.warning("dashboard not started: %s", exc)
             return
         self._stoppers.append(server.aclose)
+        self.dashboard_url = server.url
+        log.info("dashboard at %s", server.url)
 
     # ---- status ------------------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:

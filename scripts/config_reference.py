@@ -146,7 +146,7 @@ DESCRIPTIONS = {
     'tools.mcp_timeout_s': 'Time limit of one MCP call.',
     'dashboard.enabled': 'Serve the local dashboard from the daemon.',
     'dashboard.host': 'Dashboard address; anything but localhost requires a token.',
-    'dashboard.port': 'Dashboard port.',
+    'dashboard.port': 'Dashboard port (0 = any free port; the log says which).',
     'dashboard.token': 'Dashboard access token (prefer `token_env`).',
     'dashboard.token_env': 'Environment variable holding the dashboard token.',
     'logging.level': 'Log level.',
