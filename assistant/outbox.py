@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
 MAX_BACKOFF_S = 300.0
+RECORD_ATTEMPTS = 5
 ChatKey = tuple[str, str]
 
 
@@ -249,6 +250,25 @@ class Outbox:
             log.exception("outbox: %s send failed unexpectedly", item.reply.channel)
             await self._fail(item, type(exc).__name__, permanent=False)
             return False
+        await self._record_sent(item, ref)
+        for hook in self.sent_hooks:
+            try:
+                await hook(item, ref)
+            except Exception:
+                log.exception("outbox: sent hook failed")
+        return True
+
+    async def _record_sent(self, item: Queued, ref: SentRef) -> None:
+        """The platform has it: record that, retrying a failing write (a lost record means a second send)."""
+        for attempt in range(RECORD_ATTEMPTS):
+            try:
+                await self._write_sent(item, ref)
+                return
+            except Exception:
+                log.exception("outbox: recording message %s as sent failed (attempt %d)", item.row_id, attempt + 1)
+                await asyncio.sleep(0.2 * 2**attempt)
+
+    async def _write_sent(self, item: Queued, ref: SentRef) -> None:
         async with self._db.session() as s:
             await s.execute(update(Message).where(Message.id == item.row_id).values(
                 status="sent", attempts=item.attempts + 1,
@@ -257,12 +277,6 @@ class Outbox:
                 extra={"mention_user_ids": list(item.reply.mention_user_ids),
                        "mention_names": list(item.reply.mention_names), "parts": list(ref.platform_message_ids)},
             ))
-        for hook in self.sent_hooks:
-            try:
-                await hook(item, ref)
-            except Exception:
-                log.exception("outbox: sent hook failed")
-        return True
 
     async def _fail(self, item: Queued, error: str, *, permanent: bool, delay: float | None = None,
                     counts: bool = True) -> None:

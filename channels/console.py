@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import uuid
 from collections.abc import Callable
 
 from assistant.errors import ChannelError
@@ -43,7 +44,7 @@ class ConsoleChannel:
         """Deliver a message as ``user``; returns its platform message id (to wait for the reply)."""
         if self._deliver is None:
             raise ChannelError("console channel is not started")
-        mid = message_id or f"{chat}:{next(self._ids)}:{asyncio.get_running_loop().time():.6f}"
+        mid = message_id or f"{chat}:{next(self._ids)}:{uuid.uuid4().hex[:12]}"
         addressed = (not group) or BOT_MENTION in text or text.lstrip().startswith("/")
         inbound = Inbound(
             channel=self.name, chat_id=chat, chat_kind=ChatKind.GROUP if group else ChatKind.DIRECT,
@@ -75,4 +76,4 @@ class ConsoleChannel:
             fut.set_result(reply)
         elif key:
             self._replies[key] = reply
-        return SentRef((f"console-out-{len(self.sent)}",))
+        return SentRef((f"console-out-{uuid.uuid4().hex[:16]}",))

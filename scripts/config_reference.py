@@ -43,7 +43,7 @@ DESCRIPTIONS = {
     'team.timezone': 'IANA zone used for members without their own zone, budgets and schedules.',
     'team.owners': 'Owners as `channel:platform_user_id` (`telegram:123`, `feishu:ou_x`, `console:you`): all tools, all admin commands.',
     'team.admins': 'Admins, same form: /pair, /link, /allow, /replay, group jobs of others.',
-    'storage.url': 'SQLAlchemy async URL; empty = SQLite (WAL) at `<home>/teamclaw.db`. PostgreSQL: `postgresql+asyncpg://…`.',
+    'storage.url': 'SQLAlchemy async URL; empty = SQLite (WAL) at `<home>/teamclaw.db`. PostgreSQL: `postgresql+asyncpg://…` (install the `postgres` extra).',
     'storage.chroma_url': 'Empty = embedded chroma in `<home>/vectors`; or a Chroma server URL.',
     'models': 'Table of models, one `[models.NAME]` each (keys below). Empty = the bundled local model only.',
     'routing.roles': 'Pin a role (chat, tool_step, compaction, extraction, heartbeat, classification, subagent) to a model name.',

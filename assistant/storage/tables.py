@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -111,7 +111,9 @@ class Message(Base):
 
     __tablename__ = "messages"
     __table_args__ = (
-        Index("uq_inbound_platform_id", "channel", "chat_id", "platform_message_id", "direction", unique=True),
+        # Inbound dedupe key. Outbound ids are the platform's business (a console restarts its numbering).
+        Index("uq_inbound_platform_id", "channel", "chat_id", "platform_message_id", unique=True,
+              sqlite_where=text("direction = 'in'"), postgresql_where=text("direction = 'in'")),
         Index("ix_messages_status", "direction", "status"),
         Index("ix_messages_chat_time", "channel", "chat_id", "created_at"),
     )
