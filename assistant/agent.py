@@ -105,7 +105,8 @@ class Agents:
             await s.execute(update(Session).where(Session.key == scope.session_key).values(active=False))
         return await self.session_id(scope)
 
-    async def _append(self, session_id: int, messages: list[ChatMessage], message_id: int | None) -> None:
+    async def _append(self, session_id: int, messages: list[ChatMessage], inbound_ids: tuple[int, ...]) -> None:
+        message_id = inbound_ids[-1] if inbound_ids else None
         now = utcnow()
         rows = [
             dict(session_id=session_id, role=m.role,
@@ -116,10 +117,11 @@ class Agents:
             for m in messages
         ]
         async with self._s.db.session() as s:
-            if message_id is not None:
-                # A turn re-run after a crash (its answer was never stored) replaces what the first run wrote.
+            if inbound_ids:
+                # A turn re-run after a crash (its answer was never stored) replaces what the first run wrote,
+                # also when the re-run folds its messages differently.
                 await s.execute(delete(TranscriptEntry).where(TranscriptEntry.session_id == session_id,
-                                                              TranscriptEntry.message_id == message_id))
+                                                              TranscriptEntry.message_id.in_(inbound_ids)))
             await s.execute(insert(TranscriptEntry), rows)
             await s.execute(update(Session).where(Session.id == session_id).values(updated_at=now))
 
@@ -221,7 +223,7 @@ class Agents:
                            f"alone.)\n\n{result.text}")
         if session_id is not None and not delegated:
             new_entries.append(ChatMessage(role="assistant", content=result.text, private=result.private))
-            await self._append(session_id, new_entries, req.inbound_ids[-1] if req.inbound_ids else None)
+            await self._append(session_id, new_entries, req.inbound_ids)
         return result
 
     async def after_turn(self, req: TurnRequest, result: TurnResult) -> None:

@@ -88,8 +88,8 @@ class Outbox:
         self._queues: dict[ChatKey, deque[Queued]] = {}
         self._queued_ids: set[int] = set()  # queued in memory or being sent right now
         self._blocked: set[ChatKey] = set()  # a reply here waits for its retry: later ones must not overtake it
-        # Rows whose delivery attempt ended while a scan was reading: the scan's copy of them is stale.
-        self._settled: set[int] = set()
+        # While a scan reads: rows whose delivery attempt ended meanwhile (the scan's copy of them is stale).
+        self._settled: set[int] | None = None
         # Deliveries start only once the channels are up (``open``): a reply pending from before a restart would
         # otherwise fail against a channel that is still starting, and lose an attempt each restart.
         self._open = asyncio.Event()
@@ -187,19 +187,23 @@ class Outbox:
 
     async def _scan(self) -> None:
         now = self._clock.now()
-        self._settled = set()
-        async with self._db.session() as s:
-            # Only the channels this process runs: a console session beside the daemon leaves the daemon's rows.
-            rows = (await s.execute(select(Message).where(
-                Message.direction == "out", Message.status == "pending",
-                Message.channel.in_(list(self._channels))).order_by(Message.id))).scalars().all()
+        settled: set[int] = set()
+        self._settled = settled
+        try:
+            async with self._db.session() as s:
+                # Only the channels this process runs: a console session beside the daemon leaves the daemon's rows.
+                rows = (await s.execute(select(Message).where(
+                    Message.direction == "out", Message.status == "pending",
+                    Message.channel.in_(list(self._channels))).order_by(Message.id))).scalars().all()
+        finally:
+            self._settled = None
         blocked: set[ChatKey] = set()
         self._blocked = blocked
         for row in rows:
             key = (row.channel, row.chat_id)
             if key in blocked:
                 continue
-            if row.id in self._settled:
+            if row.id in settled:
                 continue  # sent (or rescheduled) while this scan was reading: its row state here is stale
             if row.next_attempt_at is not None and row.next_attempt_at > now:
                 blocked.add(key)  # keep the chat's order: nothing after a waiting reply goes first
@@ -221,7 +225,8 @@ class Outbox:
             try:
                 delivered = await self._deliver_one(item)
             finally:
-                self._settled.add(item.row_id)
+                if self._settled is not None:
+                    self._settled.add(item.row_id)
                 self._queued_ids.discard(item.row_id)
             if not delivered:
                 # Failed and rescheduled: the rest of this chat waits for it (the scan brings them back in order).
