@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -51,18 +52,22 @@ class Database:
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        async with self._sessions() as session:
-            try:
-                yield session
-                await session.commit()
-            except OperationalError as exc:
-                await session.rollback()
-                raise StorageError(
-                    f"the database could not be written or read ({exc.orig}): is the disk full or the file locked? "
-                    "Nothing was half-written; free space and the work is taken again") from exc
-            except BaseException:
-                await session.rollback()
-                raise
+        session = self._sessions()
+        try:
+            yield session
+            await session.commit()
+        except OperationalError as exc:
+            await asyncio.shield(session.rollback())
+            raise StorageError(
+                f"the database could not be written or read ({exc.orig}): is the disk full or the file locked? "
+                "Nothing was half-written; free space and the work is taken again") from exc
+        except BaseException:
+            # Shielded: a unit of work cancelled mid-write (a stopping daemon) must still release SQLite's write
+            # lock, or the next writer waits out the busy timeout.
+            await asyncio.shield(session.rollback())
+            raise
+        finally:
+            await asyncio.shield(session.close())
 
     async def migrate(self) -> None:
         """Apply every pending migration (idempotent)."""
