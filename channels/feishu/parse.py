@@ -49,11 +49,15 @@ def _parse(body: Mapping[str, Any], bot_open_id: str, sent_by_bot: SentByBot) ->
     message = event["message"]
     sender = event.get("sender") or {}
     chat_kind = _CHAT_KINDS.get(message.get("chat_type", ""))
-    message_id = message.get("message_id")
-    chat_id = message.get("chat_id")
-    sender_id = (sender.get("sender_id") or {}).get("open_id")
-    if chat_kind is None or not message_id or not chat_id or not sender_id:
-        return None
+    message_id = _optional_str(message.get("message_id"))
+    chat_id = _optional_str(message.get("chat_id"))
+    sender_id = _optional_str((sender.get("sender_id") or {}).get("open_id"))
+    if chat_kind is None or message_id is None or chat_id is None or sender_id is None:
+        return None  # ids of the wrong type are as unusable as missing ones
+    parent_id = _optional_str(message.get("parent_id"))
+    root_id = _optional_str(message.get("root_id"))
+    thread_id = _optional_str(message.get("thread_id"))
+    event_id = _optional_str(header.get("event_id"))
     content = json.loads(message.get("content") or "{}")
     if not isinstance(content, dict):
         return None
@@ -74,8 +78,6 @@ def _parse(body: Mapping[str, Any], bot_open_id: str, sent_by_bot: SentByBot) ->
         return None  # stickers, shared chats, cards, system messages: nothing to answer
     text = _resolve_placeholders(text, by_key)
 
-    parent_id = message.get("parent_id") or None
-    root_id = message.get("root_id") or None
     bot_mentioned = any(m.is_bot for m in mentions)
     replies_to_bot = any(mid is not None and sent_by_bot(mid) for mid in (parent_id, root_id))
     return Inbound(
@@ -87,14 +89,18 @@ def _parse(body: Mapping[str, Any], bot_open_id: str, sent_by_bot: SentByBot) ->
         text=text,
         platform_message_id=message_id,
         addressed=chat_kind is ChatKind.DIRECT or bot_mentioned or replies_to_bot,
-        event_id=header.get("event_id") or None,
-        thread_id=message.get("thread_id") or None,
+        event_id=event_id,
+        thread_id=thread_id,
         mentions=tuple(m for m in mentions if m.platform_user_id),
         reply_to_message_id=parent_id,
         attachments=attachments,
         sent_at=_millis(message.get("create_time")),
         sender_is_bot=sender.get("sender_type", "user") != "user",
     )
+
+
+def _optional_str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _mention(raw: Mapping[str, Any], bot_open_id: str) -> Mention:
