@@ -21,6 +21,7 @@ from assistant.context import ContextBuilder, estimate_tokens
 from assistant.errors import BudgetExceeded, ContextOverflow, PrivacyViolation, ProviderError
 from assistant.messages import MemberScope, utcnow
 from assistant.providers.base import ChatMessage, ModelRequest, ModelResponse
+from assistant.router import Routed
 from assistant.services import Services
 from assistant.storage.tables import Session, TranscriptEntry
 from assistant.tools import ToolContext
@@ -33,6 +34,10 @@ HISTORY_TOOL_RESULT_CHARS = 4_000
 _DEGRADED_WORDS = {"vision": "images", "audio": "audio", "video": "video"}
 # What a delegated task may use: tools that read the public web, nothing of the member it runs for.
 DELEGATED_TOOLS = frozenset({"web_fetch", "web_search"})
+# A model that says it is unsure gets a second opinion one tier up (only when such a model exists).
+_SAYS_UNSURE = re.compile(
+    r"\b(i'?m not (?:sure|certain)|i am not (?:sure|certain)|not confident|i don'?t know for sure)\b|"
+    r"我不确定|我不太确定|不太清楚", re.IGNORECASE)
 _SAYS_WRONG = re.compile(
     r"^\W*(that'?s (?:wrong|not right|incorrect)|wrong answer|you(?:'re| are) wrong|incorrect\b|不对|错了|答错|不正确)",
     re.IGNORECASE)
@@ -249,6 +254,7 @@ class Agents:
         bad_calls = 0
         seen_calls: dict[str, int] = {}
         overflow_retried = False
+        unsure_retried = False
         for step in range(max_steps + 1):
             last = step == max_steps
             request = ModelRequest(messages=tuple(messages), tools=() if last else specs)
@@ -269,7 +275,14 @@ class Agents:
             result.private = result.private or routed.route.private
             result.degraded = tuple(dict.fromkeys((*result.degraded, *routed.route.degraded)))
             if not response.tool_calls or last:
-                result.text = response.text.strip() or ("(no answer)" if not last else _limit_reached_reply(step))
+                text = response.text.strip()
+                if (not unsure_retried and _SAYS_UNSURE.search(text)
+                        and self._stronger_exists(request, role, scope, result.private, req.needs, routed)):
+                    # The model said it is not sure: ask once more, one tier up, before answering the member.
+                    unsure_retried = True
+                    min_tier = self._s.config.all_models()[routed.route.model].tier + 1
+                    continue
+                result.text = text or ("(no answer)" if not last else _limit_reached_reply(step))
                 return
             assistant = ChatMessage(role="assistant", content=response.text, tool_calls=response.tool_calls,
                                     private=result.private)
@@ -298,6 +311,15 @@ class Agents:
             if bad_calls >= 2:
                 min_tier += 1  # escalate: the cheaper model cannot produce valid tool calls
                 bad_calls = 0
+
+    def _stronger_exists(self, request: ModelRequest, role: Role, scope: MemberScope, private: bool,
+                         needs: frozenset[str], routed: Routed) -> bool:
+        """Whether asking one tier up would reach another model (routing decided without sending anything)."""
+        tier = self._s.config.all_models()[routed.route.model].tier
+        route = self._s.router.decide(request, role=role, scope=scope, private=private, needs=needs,
+                                      min_tier=tier + 1)
+        models = self._s.config.all_models()
+        return route.model != routed.route.model and models[route.model].tier > tier
 
     # ---- sub-agents --------------------------------------------------------------------------------------
     async def run_subagent(self, scope: MemberScope, task: str, tools: frozenset[str], depth: int) -> str:

@@ -304,3 +304,22 @@ async def test_an_image_goes_to_a_model_that_can_see_or_the_reply_says_it_could_
             assert (await console.wait_reply("p2", REPLY_TIMEOUT)).text == "A whiteboard with the release plan."
     finally:
         seeing.stop()
+
+
+async def test_an_unsure_answer_gets_a_second_opinion_one_tier_up(make_config: Any,
+                                                                  model_server: ScriptedModelServer) -> None:
+    strong = ScriptedModelServer().start()
+    try:
+        config = make_config(models={"cheap": local_model(model_server, tier=1, price_input=0.1),
+                                     "strong": local_model(strong, model="standin-strong", tier=2, price_input=5.0)})
+        console = ConsoleChannel()
+        async with App(config, channels=[console], scheduler=False, dashboard=False, status_file=False):
+            model_server.enqueue_text("I'm not sure, maybe 1998?")
+            strong.enqueue_text("It was released in 1991.")
+            assert await ask(console, "when was Linux first released?") == "It was released in 1991."
+            # A confident answer is taken as it is.
+            model_server.enqueue_text("Linus Torvalds.")
+            assert await ask(console, "who wrote it?") == "Linus Torvalds."
+        assert len(model_server.requests) == 2 and len(strong.requests) == 1
+    finally:
+        strong.stop()

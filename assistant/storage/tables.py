@@ -115,7 +115,8 @@ class Message(Base):
         Index("uq_inbound_platform_id", "channel", "chat_id", "platform_message_id", unique=True,
               sqlite_where=text("direction = 'in'"), postgresql_where=text("direction = 'in'")),
         Index("ix_messages_status", "direction", "status"),
-        Index("ix_messages_chat_time", "channel", "chat_id", "created_at"),
+        # The recent messages of a chat, newest first (the group transcript of every turn).
+        Index("ix_messages_chat_recent", "channel", "chat_id", "id"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     direction: Mapped[str] = mapped_column(String(3))  # in | out
