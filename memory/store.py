@@ -56,6 +56,7 @@ SYNC_BATCH = 256
 # A vector hit this close (cosine distance on centred e5 vectors) counts as relevant for the automatic context
 # block even without a keyword match; farther hits only fill tool searches.
 CONTEXT_MAX_DISTANCE = 0.75
+DEFER_BATCH_S = 0.25
 _VECTOR_FAILURES = (MemoryError_, ChromaError, OSError, ValueError, RuntimeError)
 
 
@@ -82,6 +83,13 @@ class MemoryStore:
         self.vectors = vectors
         self.fts = db.is_sqlite
         self._write_lock = asyncio.Lock()
+        # Vectors of records written on a turn's path are embedded here, in batches, off that path: the record is
+        # in SQLite (and the keyword index) at once; its vector follows within a moment (pending until then, so
+        # a crash in between is repaired at start).
+        self._deferred: list[int] = []
+        self._deferred_drops: list[tuple[int, str]] = []
+        self._deferred_ready = asyncio.Event()
+        self._deferred_task: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(cls, config: MemoryConfig, db: Database, data_dir: Path, *, chroma_url: str = "",
@@ -119,6 +127,11 @@ class MemoryStore:
         return store
 
     async def aclose(self) -> None:
+        if self._deferred_task is not None:
+            self._deferred_task.cancel()
+            await asyncio.gather(self._deferred_task, return_exceptions=True)
+            self._deferred_task = None
+        await self.flush_vectors()
         close = getattr(self.embedder, "close", None)
         if callable(close):
             await asyncio.to_thread(close)
@@ -139,8 +152,9 @@ class MemoryStore:
         return ids[0]
 
     async def remember_many(self, scope: MemberScope, items: Sequence[NewRecord], *, visibility: str = "private",
-                            dedupe: bool = False) -> list[int]:
-        """Store several records in one transaction and embed them in batches (ingest path)."""
+                            dedupe: bool = False, defer_vectors: bool = False) -> list[int]:
+        """Store several records in one transaction and embed them in batches (ingest path). With
+        ``defer_vectors`` the embedding happens in the background batch (the turn path)."""
         if not items:
             return []
         if any(not i.text for i in items):
@@ -167,8 +181,34 @@ class MemoryStore:
                                  if o.id != row.id]
                         await rec.supersede(session, older, row.id, fts=self.fts)
                         dropped += [_place(o) for o in older]
-            await self.sync_vectors(new_ids, drop=dropped)
+            if not defer_vectors:
+                await self.sync_vectors(new_ids, drop=dropped)
+        if defer_vectors and (new_ids or dropped):
+            self._defer(new_ids, dropped)
         return ids
+
+    def _defer(self, ids: Sequence[int], drops: Sequence[tuple[int, str]]) -> None:
+        self._deferred.extend(ids)
+        self._deferred_drops.extend(drops)
+        self._deferred_ready.set()
+        if self._deferred_task is None or self._deferred_task.done():
+            self._deferred_task = asyncio.create_task(self._embed_deferred(), name="memory-vectors")
+
+    async def _embed_deferred(self) -> None:
+        while True:
+            await self._deferred_ready.wait()
+            await asyncio.sleep(DEFER_BATCH_S)  # let the turns of this moment add theirs: one batch for all
+            await self.flush_vectors()
+
+    async def flush_vectors(self) -> int:
+        """Embed every record whose vector was deferred (returns how many)."""
+        self._deferred_ready.clear()
+        ids, drops = self._deferred, self._deferred_drops
+        self._deferred, self._deferred_drops = [], []
+        if not ids and not drops:
+            return 0
+        async with self._write_lock:
+            return await self.sync_vectors(ids, drop=drops)
 
     async def forget(self, scope: MemberScope, *, record_id: int | None = None, query: str | None = None) -> int:
         """Delete records ``scope`` may delete, from SQLite, the keyword index and chroma, with their history.
@@ -440,21 +480,25 @@ class MemoryStore:
         if router is not None:
             facts += await model_facts(router, scope, user_text, reply_text)
         private = scope.private or any(f.visibility == Visibility.PRIVATE.value for f in facts)
-        await journal_turn(self, scope, user_text, reply_text, message_id, private=private)
-        await self.save_extracted(scope, facts, message_id)
+        await journal_turn(self, scope, user_text, reply_text, message_id, private=private, defer_vectors=True)
+        await self.save_extracted(scope, facts, message_id, defer_vectors=True)
         async with self.db.session() as session:
             for key, value in infer_profile(user_text).items():
                 await set_field(session, scope.member_id, key, value, source="conversation")
 
     async def save_extracted(self, scope: MemberScope, facts: Sequence[Extracted], message_id: int | None,
-                             *, speaker: str | None = None) -> int:
+                             *, speaker: str | None = None, defer_vectors: bool = False) -> int:
         saved = 0
         for fact in facts:
             vis = fact.visibility
             if vis == Visibility.GROUP.value and scope.group_chat_key is None:
                 vis = Visibility.PRIVATE.value
-            await self.remember(scope, fact.text, kind=fact.kind, visibility=vis, source_message_id=message_id,
-                                speaker=speaker, confidence=0.7, importance=fact.importance)
+            item = NewRecord(
+                text=fact.text.strip(), kind=fact.kind, source_message_id=message_id,
+                speaker=speaker or scope.member_name, speaker_member_id=scope.member_id if scope.member_id else None,
+                confidence=0.7, importance=fact.importance, subject_key=subject_key(fact.text),
+            )
+            await self.remember_many(scope, [item], visibility=vis, dedupe=True, defer_vectors=defer_vectors)
             saved += 1
         return saved
 

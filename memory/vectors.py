@@ -7,6 +7,7 @@ are blocking; the store calls them through ``asyncio.to_thread``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from memory.embed import Embedder
 
 __all__ = ["MARKER", "PREFIX", "VectorHit", "VectorIndex"]
 
+MISSING_RECHECK_S = 30.0
 PREFIX = "tcmem-"  # one collection per place: tcmem-team, tcmem-p-<member id>, tcmem-g-<hash of group key>
 MARKER = "tcmem_model"  # holds the model id in its metadata; no vectors
 _MODEL_KEY = "teamclaw_model_id"
@@ -107,6 +109,7 @@ class VectorIndex:
         self._embedder = embedder
         self._ef = StoreEmbeddingFunction(embedder)
         self._collections: dict[str, Any] = {}
+        self._missing: dict[str, float] = {}  # place -> until when its absence is believed
         self.stale = False
         self._check_model()
 
@@ -139,6 +142,8 @@ class VectorIndex:
         if found is not None:
             return found
         name = PREFIX + place
+        if not create and self._missing.get(place, 0.0) > time.monotonic():
+            return None  # asked a moment ago and absent: listing collections costs more than the query
         try:
             if create:
                 found = self._client.get_or_create_collection(
@@ -151,6 +156,11 @@ class VectorIndex:
             found = None
         if found is not None:
             self._collections[place] = found
+            self._missing.pop(place, None)
+        else:
+            # Only this process creates collections as it writes; another process (a CLI ingest) may, so the
+            # absence is re-checked after a while.
+            self._missing[place] = time.monotonic() + MISSING_RECHECK_S
         return found
 
     @property

@@ -34,7 +34,7 @@ async def test_a_private_fact_is_recalled_for_its_member_only_and_stays_local(
     # Private memory in the prompt keeps the call on the local model: the cloud stand-in never sees it.
     assert "4711" not in cloud_server.all_text()
     bob_requests = [r for r in model_server.requests + cloud_server.requests
-                    if "alice's locker code" in json.dumps(r.body)]
+                    if "bob: what is alice's locker code?" in r.body["messages"][-1]["content"]]
     assert bob_requests and all("4711" not in json.dumps(r.body) for r in bob_requests)
 
 
