@@ -12,24 +12,22 @@ Feishu retries for hours), compares signatures with ``!=`` and has no replay win
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import hmac
 import json
 import logging
-import socket
 import time
-from collections.abc import Callable, Coroutine, Generator, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
-import uvicorn
 from lark_oapi.core.utils import AESCipher
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from assistant.errors import ChannelError, ConfigError, VerificationFailed
+from assistant.errors import ChannelError, VerificationFailed
+from assistant.httpserver import LoopServer
 
 __all__ = ["MAX_BODY_BYTES", "EventSink", "FeishuWebhook", "MalformedEvent", "WebhookVerifier"]
 
@@ -37,8 +35,6 @@ log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1_000_000
 ACK_DEADLINE_S = 2.5  # Feishu waits 3 s for the 200 before it schedules a redelivery
-START_TIMEOUT_S = 10.0
-STOP_TIMEOUT_S = 10.0
 URL_VERIFICATION = "url_verification"
 
 EventSink = Callable[[dict[str, Any]], Coroutine[Any, Any, None]]
@@ -108,22 +104,6 @@ def _json_object(raw: bytes, what: str) -> dict[str, Any]:
     return value
 
 
-class _Server(uvicorn.Server):
-    """uvicorn's server that leaves the daemon's signal handlers alone and says when it is listening."""
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.listening = asyncio.Event()
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        yield  # the daemon owns SIGINT/SIGTERM and stops us through aclose()
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        self.listening.set()
-
-
 class FeishuWebhook:
     """The HTTP endpoint. ``sink(body)`` must store the event; the 200 is sent only after it returned."""
 
@@ -133,8 +113,7 @@ class FeishuWebhook:
         self.host = host
         self.port = port
         self.path = path
-        self._server: _Server | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._http: LoopServer | None = None
 
     @property
     def url(self) -> str:
@@ -144,41 +123,15 @@ class FeishuWebhook:
         return Starlette(routes=[Route(self.path, self._receive, methods=["POST"])])
 
     async def start(self) -> None:
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        try:
-            sock = socket.create_server((self.host, self.port), family=family)
-        except OSError as exc:
-            raise ConfigError(f"feishu webhook cannot listen on {self.host}:{self.port} ({exc.strerror}): choose "
-                              "another channels.feishu.webhook_port or stop what uses it") from exc
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(self.app(), lifespan="off", log_config=None, access_log=False, server_header=False)
-        self._server = _Server(config)
-        self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="feishu-webhook")
-        listening = asyncio.create_task(self._server.listening.wait())
-        done, _ = await asyncio.wait({self._task, listening}, timeout=START_TIMEOUT_S,
-                                     return_when=asyncio.FIRST_COMPLETED)
-        listening.cancel()
-        if listening not in done:
-            await self.aclose()
-            sock.close()
-            raise ChannelError(f"feishu webhook did not start on {self.host}:{self.port}; see the log")
-        log.info("feishu webhook listening on %s", self.url)
+        self._http = LoopServer(self.app(), self.host, self.port, name="feishu webhook",
+                                port_key="channels.feishu.webhook_port")
+        await self._http.start()
+        self.port = self._http.port
 
     async def aclose(self) -> None:
-        if self._server is None or self._task is None:
-            return
-        self._server.should_exit = True
-        try:
-            async with asyncio.timeout(STOP_TIMEOUT_S):
-                await asyncio.shield(self._task)
-        except TimeoutError:
-            self._server.force_exit = True
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        except Exception:  # the server task's own crash, reported once, at shutdown
-            log.exception("feishu webhook server stopped with an error")
-        self._server = self._task = None
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
 
     async def _receive(self, request: Request) -> Response:
         try:

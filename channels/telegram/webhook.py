@@ -8,22 +8,18 @@ stored); when it raised, 500, and Telegram delivers the update again later.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hmac
 import json
 import logging
-import socket
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from telegram import Bot, Update
 
-from assistant.errors import ChannelError, ConfigError
+from assistant.httpserver import LoopServer
 
 __all__ = ["SECRET_HEADER", "WebhookReceiver"]
 
@@ -31,26 +27,8 @@ log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_BODY_BYTES = 1_000_000  # a Telegram update is a few KB; anything near this is not one
-START_TIMEOUT_S = 10.0
-STOP_TIMEOUT_S = 10.0
 
 HandleUpdate = Callable[[Update], Awaitable[None]]
-
-
-class _Server(uvicorn.Server):
-    """uvicorn's server without its signal handlers (the daemon owns shutdown), saying when it listens."""
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.listening = asyncio.Event()
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        yield
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        self.listening.set()
 
 
 class WebhookReceiver:
@@ -63,50 +41,19 @@ class WebhookReceiver:
         self.port = port
         self._path = path or "/"
         self._secret = secret.encode()
-        self._server: _Server | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._http: LoopServer | None = None
 
     async def start(self) -> None:
-        family = socket.AF_INET6 if ":" in self._listen else socket.AF_INET
-        try:
-            sock = socket.create_server((self._listen, self.port), family=family)
-        except OSError as exc:
-            raise ConfigError(
-                f"telegram webhook cannot listen on {self._listen}:{self.port} ({exc.strerror}): choose another "
-                "channels.telegram.webhook_port or stop what uses it"
-            ) from exc
-        self.port = sock.getsockname()[1]  # port 0 picks a free one
         app = Starlette(routes=[Route(self._path, self._receive, methods=["POST"])])
-        config = uvicorn.Config(app, lifespan="off", log_config=None, access_log=False, server_header=False)
-        self._server = _Server(config)
-        self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="telegram-webhook")
-        listening = asyncio.create_task(self._server.listening.wait())
-        done, _ = await asyncio.wait(
-            {self._task, listening}, timeout=START_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED
-        )
-        listening.cancel()
-        if listening not in done:
-            await self.stop()
-            sock.close()
-            raise ChannelError(f"telegram webhook did not start on {self._listen}:{self.port}; see the log")
-        log.info("telegram webhook listening on %s:%d%s", self._listen, self.port, self._path)
+        self._http = LoopServer(app, self._listen, self.port, name="telegram webhook",
+                                port_key="channels.telegram.webhook_port")
+        await self._http.start()
+        self.port = self._http.port
 
     async def stop(self) -> None:
-        server, task = self._server, self._task
-        self._server = self._task = None
-        if server is None or task is None:
-            return
-        server.should_exit = True
-        try:
-            async with asyncio.timeout(STOP_TIMEOUT_S):
-                await asyncio.shield(task)
-        except TimeoutError:
-            server.force_exit = True
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        except Exception:  # the server task's crash is reported once, here
-            log.exception("telegram webhook server stopped with an error")
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
 
     async def _receive(self, request: Request) -> Response:
         given = request.headers.get(SECRET_HEADER, "").encode()
