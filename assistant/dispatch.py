@@ -190,13 +190,21 @@ class Dispatcher:
     async def _run_lane(self, key: str, lane: _Lane) -> None:
         try:
             while lane.items and not self._closing:
-                batch = lane.items[:]
-                lane.items.clear()
+                batch = self._take_batch(lane)
                 lane.arrived.clear()
                 await self._run_batch(lane, batch)
         finally:
             if not lane.items:
                 self._lanes.pop(key, None)
+
+    @staticmethod
+    def _take_batch(lane: _Lane) -> list[_Item]:
+        """The member's own queued messages fold into one turn; a task delegated to them is a turn of its own."""
+        if lane.items[0].delegated_by is not None:
+            return [lane.items.pop(0)]
+        count = next((n for n, item in enumerate(lane.items) if item.delegated_by is not None), len(lane.items))
+        batch, lane.items[:] = lane.items[:count], lane.items[count:]
+        return batch
 
     async def _run_batch(self, lane: _Lane, batch: list[_Item]) -> None:
         committed = asyncio.Event()
