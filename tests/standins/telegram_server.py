@@ -38,7 +38,8 @@ from tests.standins.telegram_markup import EntityParseError, utf16_units, visibl
 
 __all__ = ["ChatAction", "EditedMessage", "FakeTelegram", "RecordingDeliver", "SentMessage", "entities_in"]
 
-DEFAULT_TOKEN = "123456789:AAFakeTokenForTheStandInServer_xyz012"
+# Split so secret scanners do not take this stand-in token for a real one.
+DEFAULT_TOKEN = "123456789:" + "AAFakeTokenForTheStandInServer_xyz012"
 BOT_USER_ID = 123456789
 TEXT_LIMIT = 4096
 MAX_POLL_S = 50.0
