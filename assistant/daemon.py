@@ -154,7 +154,8 @@ class App:
                  ", ".join(sorted(cfg.all_models())))
 
     async def aclose(self) -> None:
-        """Stop intake first, then drain turns, flush the outbox, and close stores last."""
+        """Drain the turns in flight (messages arriving meanwhile are stored and parked for the next start), flush
+        the outbox, stop the channels, close the stores last."""
         if self._status_task is not None:
             self._status_task.cancel()
             await asyncio.gather(self._status_task, return_exceptions=True)
