@@ -323,3 +323,18 @@ async def test_an_unsure_answer_gets_a_second_opinion_one_tier_up(make_config: A
         assert len(model_server.requests) == 2 and len(strong.requests) == 1
     finally:
         strong.stop()
+
+
+def test_a_task_delegated_to_a_member_is_never_folded_with_their_own_messages() -> None:
+    from assistant.dispatch import Dispatcher, _Item, _Lane
+    from assistant.messages import MemberScope
+
+    scope = MemberScope(1, "alice", "console", "g", ChatKind.GROUP)
+    msg = Inbound(channel="console", chat_id="g", chat_kind=ChatKind.GROUP, sender_id="alice",
+                  sender_name="alice", text="x", platform_message_id="m")
+    own1, own2 = _Item(1, msg, scope), _Item(2, msg, scope)
+    delegated = _Item(3, msg, scope, delegated_by="bob")
+    lane = _Lane(items=[own1, own2, delegated, _Item(4, msg, scope)])
+    assert Dispatcher._take_batch(lane) == [own1, own2]
+    assert Dispatcher._take_batch(lane) == [delegated]
+    assert [i.message_id for i in Dispatcher._take_batch(lane)] == [4] and lane.items == []

@@ -206,3 +206,16 @@ async def test_observe_turn_builds_profile_and_extracts_facts(store: MemoryStore
     found = await store.recall(ALICE, "badge number", 3)
     fact = next(r for r in found if r.kind == "fact")
     assert fact.text == "Alice's badge number is 88123" and fact.source_message_id == 42
+
+
+async def test_a_turns_memory_is_stored_at_once_and_its_vectors_follow_in_a_batch(store: MemoryStore,
+                                                                                   db: Database) -> None:
+    await store.observe_turn(ALICE, "Remember that my bike is a green Brompton.", "Noted.", None)
+    async with db.session() as s:
+        states = (await s.execute(select(MemoryRecord.vector_state))).scalars().all()
+    assert states and set(states) == {"pending"}  # in SQLite (and the keyword index) before any embedding
+    assert await store.flush_vectors() == len(states)
+    async with db.session() as s:
+        assert set((await s.execute(select(MemoryRecord.vector_state))).scalars().all()) == {"synced"}
+    found = await store.recall(ALICE, "what kind of bicycle do I ride?", k=3)
+    assert any("Brompton" in r.text for r in found)
