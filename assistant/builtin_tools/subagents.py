@@ -199,7 +199,8 @@ def subagents_tool(config: ToolsConfig, channels: Mapping[str, Any] | None = Non
                     task.result()  # _run_one handles its own errors; this surfaces a bug loudly
                 await progress.update(outcomes)
                 if pending and cfg.subagents_max_cost and await _spent_since(ctx, started) > cfg.subagents_max_cost:
-                    for task in pending:
+                    # A sub-agent that finished while the spend was read keeps its answer.
+                    for task in (t for t in pending if not t.done()):
                         task.cancel()
                         running[task].status = "stopped"
                         running[task].answer = f"stopped: the batch passed its cost limit {cfg.subagents_max_cost}"

@@ -16,20 +16,40 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from assistant.errors import StorageError
+from assistant.storage.sqlite_loop import DRIVER
 
-__all__ = ["Database"]
+__all__ = ["Database", "engine_url"]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    # WAL: readers never block the writer; synchronous=NORMAL is durable across process crashes in WAL mode.
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=10000")
-    cur.close()
+# A connection on the loop's thread may block the loop only briefly in SQLite's busy handler (a rare reader
+# collision with a checkpoint); waiting for another process's write lock is done on the loop (see sqlite_loop).
+_LOOP_BUSY_TIMEOUT_MS = 20
+_THREAD_BUSY_TIMEOUT_MS = 10_000
+
+
+def _sqlite_pragmas(busy_timeout_ms: int) -> Any:
+    def apply(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        # WAL: readers never block the writer; synchronous=NORMAL is durable across process crashes in WAL mode.
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+        cur.close()
+
+    return apply
+
+
+def engine_url(url: str) -> str:
+    """The URL the engine is made from: a SQLite file runs on the loop's thread (``sqlite_loop``); an in-memory
+    database keeps aiosqlite, whose single shared connection it needs; other databases are used as given."""
+    scheme, sep, rest = url.partition(":///")
+    if sep and scheme in ("sqlite", "sqlite+aiosqlite") and rest and not rest.startswith(":memory:") \
+            and "mode=memory" not in rest:
+        return f"sqlite+{DRIVER}:///{rest}"
+    return url
 
 
 class Database:
@@ -43,11 +63,15 @@ class Database:
             if path and path != ":memory:":
                 Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
         kwargs: dict[str, Any] = {}
+        target = engine_url(url)
+        on_loop = target.startswith(f"sqlite+{DRIVER}:")
+        if on_loop:
+            # Connections are cheap to keep and costly to reopen under a burst; writers queue on the lock anyway.
+            kwargs.update(pool_size=8, max_overflow=24)
+        self.engine: AsyncEngine = create_async_engine(target, **kwargs)
         if self.is_sqlite:
-            kwargs["connect_args"] = {"timeout": 10}
-        self.engine: AsyncEngine = create_async_engine(url, **kwargs)
-        if self.is_sqlite:
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            busy = _LOOP_BUSY_TIMEOUT_MS if on_loop else _THREAD_BUSY_TIMEOUT_MS
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas(busy))
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @asynccontextmanager
