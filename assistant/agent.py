@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 
 from assistant.config import Role
 from assistant.context import ContextBuilder, estimate_tokens
@@ -23,7 +23,7 @@ from assistant.messages import MemberScope, utcnow
 from assistant.providers.base import ChatMessage, ModelRequest, ModelResponse
 from assistant.router import Routed
 from assistant.services import Services
-from assistant.storage.tables import Session, TranscriptEntry
+from assistant.storage.tables import Session, TranscriptEntry, table_of
 from assistant.tools import ToolContext
 
 __all__ = ["Agents", "TurnRequest", "TurnResult"]
@@ -42,6 +42,14 @@ _SAYS_WRONG = re.compile(
     r"^\W*(that'?s (?:wrong|not right|incorrect)|wrong answer|you(?:'re| are) wrong|incorrect\b|不对|错了|答错|不正确)",
     re.IGNORECASE)
 SUBAGENT_MAX_STEPS = 6
+
+# Built once: statements on the tables themselves skip the ORM's per-call work at the end of every turn.
+_TRANSCRIPT = table_of(TranscriptEntry)
+_SESSIONS = table_of(Session)
+_FORGET_RUN = delete(_TRANSCRIPT).where(_TRANSCRIPT.c.session_id == bindparam("session"),
+                                        _TRANSCRIPT.c.message_id.in_(bindparam("ids", expanding=True)))
+_APPEND = insert(_TRANSCRIPT)
+_TOUCH = update(_SESSIONS).where(_SESSIONS.c.id == bindparam("session")).values(updated_at=bindparam("at"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,10 +133,9 @@ class Agents:
             if inbound_ids:
                 # A turn re-run after a crash (its answer was never stored) replaces what the first run wrote,
                 # also when the re-run folds its messages differently.
-                await s.execute(delete(TranscriptEntry).where(TranscriptEntry.session_id == session_id,
-                                                              TranscriptEntry.message_id.in_(inbound_ids)))
-            await s.execute(insert(TranscriptEntry), rows)
-            await s.execute(update(Session).where(Session.id == session_id).values(updated_at=now))
+                await s.execute(_FORGET_RUN, {"session": session_id, "ids": list(inbound_ids)})
+            await s.execute(_APPEND, rows)
+            await s.execute(_TOUCH, {"session": session_id, "at": now})
 
     # ---- context -----------------------------------------------------------------------------------------
     def _model_window(self) -> int:

@@ -231,6 +231,9 @@ class AgentConfig(_Section):
     group_transcript_messages: int = Field(default=15, ge=0)
     burst_window_ms: int = Field(default=800, ge=0, le=10_000)
     max_concurrent_turns: int = Field(default=16, ge=1)
+    # "Typing…" (Telegram) or the Typing reaction (Feishu) appears once a turn has run this long; a quicker answer
+    # needs none, and skipping it saves one or two platform calls per turn. 0 shows it at once.
+    working_indicator_after_ms: int = Field(default=1000, ge=0, le=60_000)
     # Compact the session when the estimated prompt exceeds this share of the model's context window.
     compact_at_ratio: float = Field(default=0.75, gt=0.1, lt=1.0)
 

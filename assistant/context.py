@@ -11,12 +11,12 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from assistant.messages import ChatKind, MemberScope
 from assistant.providers.base import ChatMessage, ToolCall
 from assistant.storage.db import Database
-from assistant.storage.tables import Message, Session, TranscriptEntry
+from assistant.storage.tables import Message, Session, TranscriptEntry, table_of
 
 __all__ = ["DEFAULT_INSTRUCTIONS", "DEFAULT_PERSONA", "ContextBuilder", "TurnContext", "estimate_tokens"]
 
@@ -35,8 +35,23 @@ DEFAULT_INSTRUCTIONS = """\
 
 def estimate_tokens(text: str) -> int:
     """A fast, tokenizer-free estimate: about 4 ASCII characters per token, one token per CJK character."""
-    ascii_chars = sum(1 for ch in text if ord(ch) < 128)
+    ascii_chars = len(text.encode("ascii", "ignore"))  # counted in C: this runs over whole prompts every turn
     return ascii_chars // 4 + (len(text) - ascii_chars) + 1
+
+
+# Built once: the reads every turn makes, as plain column selects (no ORM objects to build for each row).
+_TRANSCRIPT = table_of(TranscriptEntry)
+_SUMMARY = select(table_of(Session).c.summary).where(table_of(Session).c.id == bindparam("session"))
+_HISTORY = (select(_TRANSCRIPT.c.role, _TRANSCRIPT.c.content, _TRANSCRIPT.c.tool_calls, _TRANSCRIPT.c.tool_call_id,
+                   _TRANSCRIPT.c.name, _TRANSCRIPT.c.private)
+            .where(_TRANSCRIPT.c.session_id == bindparam("session"), _TRANSCRIPT.c.compacted.is_(False))
+            .order_by(_TRANSCRIPT.c.id.desc()).limit(bindparam("limit")))
+_MESSAGES = table_of(Message)
+_CHAT_LINES = (select(_MESSAGES.c.direction, _MESSAGES.c.sender_name, _MESSAGES.c.sender_id, _MESSAGES.c.text)
+               .where(_MESSAGES.c.channel == bindparam("channel"), _MESSAGES.c.chat_id == bindparam("chat"),
+                      _MESSAGES.c.id < bindparam("before"))
+               .order_by(_MESSAGES.c.id.desc()).limit(bindparam("limit")))
+_THREAD_LINES = _CHAT_LINES.where(_MESSAGES.c.thread_id == bindparam("thread"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,12 +97,9 @@ class ContextBuilder:
     async def history(self, session_id: int, limit: int) -> list[ChatMessage]:
         """The session's live entries (oldest first), after the summary of what compaction folded away."""
         async with self._db.session() as s:
-            summary = (await s.execute(select(Session.summary).where(Session.id == session_id))).scalar_one_or_none()
-            rows = (await s.execute(
-                select(TranscriptEntry).where(TranscriptEntry.session_id == session_id,
-                                              TranscriptEntry.compacted.is_(False))
-                .order_by(TranscriptEntry.id.desc()).limit(limit))).scalars().all()
-        rows = list(reversed(rows))
+            summary = (await s.execute(_SUMMARY, {"session": session_id})).scalar_one_or_none()
+            rows = list((await s.execute(_HISTORY, {"session": session_id, "limit": limit})).all())
+        rows.reverse()
         # Never start the history with orphaned tool results (their assistant call was cut off by the limit).
         while rows and rows[0].role == "tool":
             rows.pop(0)
@@ -114,12 +126,10 @@ class ContextBuilder:
         """Who said what recently in this group (also messages not addressed to the bot), oldest first."""
         if scope.chat_kind is not ChatKind.GROUP or limit <= 0:
             return ""
+        params = {"channel": scope.channel, "chat": scope.chat_id, "before": before_message_id, "limit": limit,
+                  "thread": scope.thread_id}
         async with self._db.session() as s:
-            query = select(Message).where(Message.channel == scope.channel, Message.chat_id == scope.chat_id,
-                                          Message.id < before_message_id)
-            if scope.thread_id:
-                query = query.where(Message.thread_id == scope.thread_id)
-            rows = (await s.execute(query.order_by(Message.id.desc()).limit(limit))).scalars().all()
+            rows = (await s.execute(_THREAD_LINES if scope.thread_id else _CHAT_LINES, params)).all()
         lines = []
         for row in reversed(rows):
             who = "assistant" if row.direction == "out" else (row.sender_name or row.sender_id)

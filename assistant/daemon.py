@@ -136,6 +136,7 @@ class App:
             inbox=self.inbox, directory=services.members, agents=agents, commands=commands, outbox=outbox,
             channels=self.channels, services=services, burst_window_s=cfg.agent.burst_window_ms / 1000,
             max_concurrent_turns=cfg.agent.max_concurrent_turns,
+            working_after_s=cfg.agent.working_indicator_after_ms / 1000,
         )
         await self._start_scheduler(services, tools, commands)
         await self.dispatcher.start()

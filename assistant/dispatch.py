@@ -69,7 +69,7 @@ class _Lane:
 class Dispatcher:
     def __init__(self, *, inbox: Inbox, directory: Directory, agents: Agents, commands: CommandRegistry,
                  outbox: Outbox, channels: Mapping[str, Channel], services: object, burst_window_s: float,
-                 max_concurrent_turns: int) -> None:
+                 max_concurrent_turns: int, working_after_s: float = 0.0) -> None:
         self._inbox = inbox
         self._directory = directory
         self._agents = agents
@@ -78,6 +78,7 @@ class Dispatcher:
         self._channels = channels
         self._services = services
         self._burst_s = burst_window_s
+        self._working_after_s = working_after_s
         self._turn_slots = asyncio.Semaphore(max_concurrent_turns)
         self._lanes: dict[str, _Lane] = {}
         self._sender_locks: dict[tuple[str, str], asyncio.Lock] = {}
@@ -212,7 +213,8 @@ class Dispatcher:
         async with self._turn_slots:
             started = time.monotonic()
             turn = asyncio.create_task(self._turn(batch, committed))
-            await self._working(batch[-1].inbound, True)
+            working = _Indicator(self, batch[-1].inbound)
+            working.schedule(self._working_after_s)
             try:
                 while True:
                     waiter = asyncio.create_task(lane.arrived.wait())
@@ -237,7 +239,7 @@ class Dispatcher:
                 log.exception("turn failed for %s", batch[-1].scope.session_key)
                 result = TurnResult(text=FAILED_TURN_REPLY)
             finally:
-                await self._working(batch[-1].inbound, False)
+                await working.end()
                 self._active(batch[-1].scope, False)
         last = batch[-1]
         mention_ids = last.requester_ids or ((last.inbound.sender_id,) if last.scope.chat_kind is ChatKind.GROUP
@@ -285,6 +287,33 @@ class Dispatcher:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+
+
+class _Indicator:
+    """The channel's "working" sign for one turn, shown only once the turn has run ``after_s``: a quick answer
+    needs none (and spares the platform a call or two). Once shown, it is always taken back."""
+
+    def __init__(self, dispatcher: Dispatcher, msg: Inbound) -> None:
+        self._dispatcher = dispatcher
+        self._msg = msg
+        self._timer: asyncio.TimerHandle | None = None
+        self._shown: asyncio.Task[None] | None = None
+
+    def schedule(self, after_s: float) -> None:
+        if after_s <= 0:
+            self._show()
+        else:
+            self._timer = asyncio.get_running_loop().call_later(after_s, self._show)
+
+    def _show(self) -> None:
+        self._shown = asyncio.create_task(self._dispatcher._working(self._msg, True))
+
+    async def end(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._shown is not None:
+            await asyncio.gather(self._shown, return_exceptions=True)
+            await self._dispatcher._working(self._msg, False)
 
 
 _NEEDS = {"image": "vision", "audio": "audio", "video": "video"}

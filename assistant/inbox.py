@@ -8,16 +8,24 @@ both are persisted so that a restart does not bring duplicates back. The table i
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from assistant.messages import Inbound, utcnow
 from assistant.storage.db import Database
-from assistant.storage.tables import Message, SeenEvent
+from assistant.storage.tables import Message, SeenEvent, table_of
 
 __all__ = ["Inbox", "to_inbound"]
 
 PENDING_STATES = ("received", "processing")
+
+# Built once: statements on the tables themselves skip the ORM's per-call work on the path of every message.
+_MESSAGES = table_of(Message)
+_INSERT = insert(_MESSAGES).returning(_MESSAGES.c.id)
+_INSERT_SEEN = insert(table_of(SeenEvent))
+_MARK = update(_MESSAGES).where(_MESSAGES.c.id.in_(bindparam("ids", expanding=True))).values(
+    status=bindparam("to_status"))
+_MARK_MEMBER = _MARK.values(member_id=bindparam("to_member"))
 
 
 class Inbox:
@@ -37,9 +45,9 @@ class Inbox:
         try:
             async with self._db.session() as s:
                 if msg.event_id:
-                    await s.execute(insert(SeenEvent).values(channel=msg.channel, event_id=msg.event_id,
-                                                             seen_at=utcnow()))
-                inserted = await s.execute(insert(Message).values(**row).returning(Message.id))
+                    await s.execute(_INSERT_SEEN, {"channel": msg.channel, "event_id": msg.event_id,
+                                                   "seen_at": utcnow()})
+                inserted = await s.execute(_INSERT, row)
                 return int(inserted.scalar_one())
         except IntegrityError:
             return None
@@ -57,11 +65,11 @@ class Inbox:
             return await s.get(Message, message_id)
 
     async def mark(self, message_ids: list[int], status: str, *, member_id: int | None = None) -> None:
-        values: dict[str, object] = {"status": status}
-        if member_id is not None:
-            values["member_id"] = member_id
         async with self._db.session() as s:
-            await s.execute(update(Message).where(Message.id.in_(message_ids)).values(**values))
+            if member_id is None:
+                await s.execute(_MARK, {"ids": message_ids, "to_status": status})
+            else:
+                await s.execute(_MARK_MEMBER, {"ids": message_ids, "to_status": status, "to_member": member_id})
 
 
 def _extra(msg: Inbound) -> dict[str, object]:

@@ -17,14 +17,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from assistant.clock import Clock
 from assistant.errors import ChannelError, RateLimited, SendFailed
 from assistant.messages import Reply, SentRef, utcnow
 from assistant.storage.db import Database
-from assistant.storage.tables import Message
+from assistant.storage.tables import Message, table_of
 from channels.base import Channel
 
 __all__ = ["Outbox", "Queued"]
@@ -35,6 +35,15 @@ MAX_ATTEMPTS = 8
 MAX_BACKOFF_S = 300.0
 RECORD_ATTEMPTS = 5
 ChatKey = tuple[str, str]
+
+# Built once: statements on the table itself skip the ORM's per-call work on the path of every reply.
+_MESSAGES = table_of(Message)
+_INSERT = insert(_MESSAGES).returning(_MESSAGES.c.id)
+_ANSWERED = update(_MESSAGES).where(_MESSAGES.c.id.in_(bindparam("ids", expanding=True))).values(
+    status="answered", member_id=bindparam("to_member"))
+_SENT = update(_MESSAGES).where(_MESSAGES.c.id == bindparam("row_id")).values(
+    status="sent", attempts=bindparam("to_attempts"), platform_message_id=bindparam("to_platform_id"),
+    delivered_at=bindparam("at"), last_error=None, extra=bindparam("to_extra"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,9 +114,7 @@ class Outbox:
         """Store a reply for delivery. The same idempotency key twice stores it once (returns the first id)."""
         try:
             async with self._db.session() as s:
-                inserted = await s.execute(insert(Message).values(**_row(reply, member_id, in_reply_to))
-                                           .returning(Message.id))
-                row_id = int(inserted.scalar_one())
+                row_id = int((await s.execute(_INSERT, _row(reply, member_id, in_reply_to))).scalar_one())
         except IntegrityError:
             async with self._db.session() as s:
                 return int((await s.execute(select(Message.id).where(
@@ -120,15 +127,12 @@ class Outbox:
         a crash finds the key taken and sends nothing twice."""
         try:
             async with self._db.session() as s:
-                inserted = await s.execute(insert(Message).values(
-                    **_row(reply, member_id, inbound_ids[-1] if inbound_ids else None)).returning(Message.id))
-                row_id = int(inserted.scalar_one())
-                await s.execute(update(Message).where(Message.id.in_(inbound_ids))
-                                .values(status="answered", member_id=member_id))
+                row = _row(reply, member_id, inbound_ids[-1] if inbound_ids else None)
+                row_id = int((await s.execute(_INSERT, row)).scalar_one())
+                await s.execute(_ANSWERED, {"ids": inbound_ids, "to_member": member_id})
         except IntegrityError:
             async with self._db.session() as s:
-                await s.execute(update(Message).where(Message.id.in_(inbound_ids))
-                                .values(status="answered", member_id=member_id))
+                await s.execute(_ANSWERED, {"ids": inbound_ids, "to_member": member_id})
             return None
         self._push(Queued(row_id, reply, 0, member_id))
         return row_id
@@ -275,13 +279,14 @@ class Outbox:
 
     async def _write_sent(self, item: Queued, ref: SentRef) -> None:
         async with self._db.session() as s:
-            await s.execute(update(Message).where(Message.id == item.row_id).values(
-                status="sent", attempts=item.attempts + 1,
-                platform_message_id=ref.platform_message_ids[0] if ref.platform_message_ids else None,
-                delivered_at=self._clock.now(), last_error=None,
-                extra={"mention_user_ids": list(item.reply.mention_user_ids),
-                       "mention_names": list(item.reply.mention_names), "parts": list(ref.platform_message_ids)},
-            ))
+            await s.execute(_SENT, {
+                "row_id": item.row_id, "to_attempts": item.attempts + 1,
+                "to_platform_id": ref.platform_message_ids[0] if ref.platform_message_ids else None,
+                "at": self._clock.now(),
+                "to_extra": {"mention_user_ids": list(item.reply.mention_user_ids),
+                             "mention_names": list(item.reply.mention_names),
+                             "parts": list(ref.platform_message_ids)},
+            })
 
     async def _fail(self, item: Queued, error: str, *, permanent: bool, delay: float | None = None,
                     counts: bool = True) -> None:

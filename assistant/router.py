@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from itertools import pairwise
 from typing import Literal
 
 from sqlalchemy import insert
@@ -35,7 +36,7 @@ from assistant.privacy import KIND_LABELS, REDACTABLE_KINDS, Finding, PrivacyDet
 from assistant.providers.base import ChatMessage, ModelProvider, ModelRequest, ModelResponse
 from assistant.redaction import Redaction, can_redact, redact, restore
 from assistant.storage.db import Database
-from assistant.storage.tables import ModelCall
+from assistant.storage.tables import ModelCall, table_of
 from assistant.usage import BudgetState, budget_state, call_cost
 
 __all__ = ["MODAL_NEEDS", "Route", "Routed", "Router", "guard_outbound"]
@@ -122,6 +123,30 @@ def _texts(request: ModelRequest) -> Iterator[str]:
         yield message.content
         for call in message.tool_calls:
             yield call.arguments
+
+
+_INSERT_CALL = insert(table_of(ModelCall))
+_TRANSCRIPT_OPEN, _TRANSCRIPT_CLOSE = "<group-transcript>\n", "\n</group-transcript>"
+
+
+def _scan_units(request: ModelRequest) -> Iterator[str]:
+    """What the privacy scan reads, in pieces that repeat from call to call so the detector's cache answers them.
+
+    A group transcript is dozens of short messages and moves by a line or two from one turn to the next, so it is
+    read as overlapping pairs of lines (a pattern across one line break is still seen) rather than as one new text
+    each turn; everything else in the message is read whole. Every character is read either way."""
+    for text in _texts(request):
+        start = text.find(_TRANSCRIPT_OPEN)
+        end = text.find(_TRANSCRIPT_CLOSE, start + 1) if start >= 0 else -1
+        if end < 0:
+            yield text
+            continue
+        yield text[:start] + text[end + len(_TRANSCRIPT_CLOSE):]
+        lines = text[start + len(_TRANSCRIPT_OPEN):end].split("\n")
+        if len(lines) == 1:
+            yield lines[0]
+        for first, second in pairwise(lines):
+            yield f"{first}\n{second}"
 
 
 def _unit_price(model: ModelConfig) -> float:
@@ -262,7 +287,7 @@ class Router:
                 flags.append("member in routing.private_members")
         if any(m.private for m in request.messages):
             flags.append("private memory or tool result")
-        findings = tuple(f for text in _texts(request) for f in self._detector.scan(text))
+        findings = tuple(f for text in _scan_units(request) for f in self._detector.scan(text))
         return _Privacy(tuple(flags), findings)
 
     def _plan(self, request: ModelRequest, role: Role, scope: MemberScope | None, privacy: _Privacy,
@@ -322,7 +347,7 @@ class Router:
     def _redacted(self, request: ModelRequest) -> Redaction | None:
         """The request with placeholders, or None when a rescan still finds something (then it stays local)."""
         redaction = redact(request, self._detector.scan)
-        leftover = [f for text in _texts(redaction.request) for f in self._detector.scan(text)
+        leftover = [f for text in _scan_units(redaction.request) for f in self._detector.scan(text)
                     if f.kind in REDACTABLE_KINDS]
         return None if leftover else redaction
 
@@ -460,5 +485,5 @@ class Router:
             created_at=self._clock.now(),
         )
         async with self._db.session() as session:
-            await session.execute(insert(ModelCall).values(**row))
+            await session.execute(_INSERT_CALL, row)
         return cost

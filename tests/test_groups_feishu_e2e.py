@@ -78,7 +78,9 @@ async def test_three_members_at_once_each_get_their_own_answer_and_context(
     gate = Gate(4)
     model_server.responder = named_responder(extra=lambda turn: None if gate.wait() else "not in parallel")
     words = {"ou_alice": "apricot", "ou_bob": "bamboo", "ou_carol": "cobalt"}
-    async with start_app(team_config(tmp_path, fs, model_server)) as app:
+    # The working reaction shown at once (by default only turns that run past a second show it).
+    async with start_app(team_config(tmp_path, fs, model_server,
+                                     agent={"working_indicator_after_ms": 0})) as app:
         pusher = pusher_for(app, fs)
         await feishu_say(pusher, fs, TEAM, "ou_dave", "lunch at noon anyone?", to_bot=False)
         first = await asyncio.gather(

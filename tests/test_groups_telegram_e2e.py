@@ -398,3 +398,19 @@ async def test_a_burst_from_one_member_folds_into_one_turn(
     final = turn_requests(model_server)[-1]
     assert all(text in final.new_message for text in texts)
     assert calls[-1].ok
+
+
+async def test_typing_shows_only_for_a_turn_that_runs_past_the_indicator_delay(
+    tmp_path: Path, tg: GroupTelegram, model_server: ScriptedModelServer
+) -> None:
+    config = team_config(tmp_path, tg, model_server, agent={"working_indicator_after_ms": 300})
+    async with start_app(config):
+        quick = tg.say(TEAM, ALICE, "Alice", "quick one")
+        await tg.wait_for_reply(TEAM, quick)
+        after_quick = len(tg.chat_actions)
+        model_server.responder = named_responder(delay_s=1.0)
+        slow = tg.say(TEAM, BOB, "Bob", "slow one")
+        await tg.wait_for_reply(TEAM, slow)
+        actions = await tg.wait_for_chat_actions(1)
+    assert after_quick == 0  # answered before the delay: no "typing…" call at all
+    assert [(a.chat_id, a.action) for a in actions] == [(TEAM, "typing")]

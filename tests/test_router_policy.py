@@ -12,11 +12,13 @@ from typing import Any
 import pytest
 
 from assistant.config import Config
+from assistant.context import ContextBuilder
 from assistant.messages import ChatKind, MemberScope, utcnow
+from assistant.providers.base import ChatMessage, ModelRequest
 from assistant.router import Router
 from assistant.storage.tables import ModelCall
 from tests.standins.model_server import ScriptedModelServer, ScriptedReply, ScriptedToolCall
-from tests.test_router_paths import ALICE, HARD, PHONE, World, ask, open_world
+from tests.test_router_paths import ALICE, GROUP, HARD, PHONE, World, ask, open_world
 
 
 @pytest.fixture
@@ -187,3 +189,24 @@ async def test_cached_input_is_priced_at_the_cached_rate(world: World) -> None:
     expected = (fresh * 5.0 + rows[1].cached_tokens * 0.5 + rows[1].tokens_out * 15.0) / 1_000_000
     assert second.cost == rows[1].cost
     assert rows[1].cost == expected and second.cost < first.cost
+
+
+@pytest.mark.parametrize("transcript, member_text", [
+    ([f"Dave: call me on {PHONE}"], HARD),  # a lone transcript line
+    (["Erin: lunch?", f"Dave: call me on {PHONE}", "Frank: sure"], HARD),  # a middle line
+    (["Erin: lunch?", "Frank: sure"], f"{HARD}; my number is {PHONE}"),  # the member's own words after the block
+    # found only across the line break (neither line alone is private)
+    (["Erin: the new hire starts Monday", "Dave: my address is", "behind the old mill, gate 3"], HARD),
+    (["Dave: 微信号", "dave_2024x", "Erin: ok"], HARD),
+])
+async def test_the_group_transcript_is_scanned_line_by_line_and_nothing_is_skipped(
+        world: World, transcript: list[str], member_text: str) -> None:
+    context = ContextBuilder.user_message(GROUP, member_text, utcnow(), transcript="\n".join(transcript))
+    request = ModelRequest(messages=(ChatMessage("system", "You are teamclaw."), context))
+    private = world.router.decide(request, role="chat", scope=GROUP)
+    calm = world.router.decide(ModelRequest(messages=(ChatMessage("system", "You are teamclaw."),
+                                                      ContextBuilder.user_message(GROUP, HARD, utcnow(),
+                                                                                  transcript="Erin: lunch?"))),
+                               role="chat", scope=GROUP)
+    assert private.private and private.location == "local"
+    assert not calm.private and calm.location == "cloud"

@@ -39,6 +39,12 @@ __all__ = ["DRIVER", "LoopSQLiteDialect", "is_write"]
 DRIVER = "teamclaw_loop"
 WRITE_WAIT_S = 15.0  # how long a unit of work waits for the write lock before it gives up with "database is locked"
 _READS = frozenset({"SELECT", "EXPLAIN", "VALUES"})
+_READ_PRAGMAS = frozenset({
+    "integrity_check", "quick_check", "table_info", "table_xinfo", "table_list", "index_list", "index_info",
+    "index_xinfo", "foreign_key_list", "foreign_key_check", "database_list", "compile_options", "user_version",
+    "schema_version", "data_version", "journal_mode", "page_count", "page_size", "freelist_count", "busy_timeout",
+    "synchronous", "foreign_keys", "encoding", "function_list", "collation_list", "pragma_list",
+})
 _FIRST_RETRY_S = 0.002
 _MAX_RETRY_S = 0.05
 
@@ -67,14 +73,18 @@ class _LoopConnection(sqlite3.Connection):
 
 
 def is_write(statement: str) -> bool:
-    """Whether a statement may write (conservative: anything not plainly a read counts, a CTE included)."""
+    """Whether a statement may write (conservative: anything not plainly a read counts, a CTE included, and
+    every PRAGMA that sets something or is not a known query, such as wal_checkpoint or optimize)."""
     head = statement.lstrip(" \t\r\n(").split(None, 1)
     if not head:
         return False
     word = head[0].upper()
-    if word == "PRAGMA":
-        return "=" in statement
-    return word not in _READS
+    if word != "PRAGMA":
+        return word not in _READS
+    if len(head) < 2 or "=" in head[1]:
+        return True
+    name = head[1].split("(", 1)[0].strip().rsplit(".", 1)[-1].strip("\"'` ;").lower()
+    return name not in _READ_PRAGMAS
 
 
 class LoopSQLiteDialect(SQLiteDialect_pysqlite):

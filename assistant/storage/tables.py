@@ -4,9 +4,22 @@ transcript entries and model calls. Other packages add their tables to the same 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -25,6 +38,7 @@ __all__ = [
     "Session",
     "TranscriptEntry",
     "UTCDateTime",
+    "table_of",
 ]
 
 
@@ -47,6 +61,12 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core table of a mapped class. Statements built on it once and run with parameters skip the ORM's
+    per-call work, which is what the path of every message wants."""
+    return cast(Table, model.__table__)
 
 
 class Member(Base):
