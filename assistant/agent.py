@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from assistant.config import Role
 from assistant.context import ContextBuilder, estimate_tokens
@@ -46,8 +47,6 @@ SUBAGENT_MAX_STEPS = 6
 # Built once: statements on the tables themselves skip the ORM's per-call work at the end of every turn.
 _TRANSCRIPT = table_of(TranscriptEntry)
 _SESSIONS = table_of(Session)
-_FORGET_RUN = delete(_TRANSCRIPT).where(_TRANSCRIPT.c.session_id == bindparam("session"),
-                                        _TRANSCRIPT.c.message_id.in_(bindparam("ids", expanding=True)))
 _APPEND = insert(_TRANSCRIPT)
 _TOUCH = update(_SESSIONS).where(_SESSIONS.c.id == bindparam("session")).values(updated_at=bindparam("at"))
 
@@ -76,6 +75,10 @@ class TurnResult:
     committed: bool = False
     # Abilities the request needed that no allowed model has (an image and no vision model): said in the reply.
     degraded: tuple[str, ...] = ()
+    # What the turn adds to the member's session (their message, tool steps, the answer), written by
+    # ``save_turn`` in the same transaction that stores the reply; empty for turns that keep no history.
+    session_id: int | None = None
+    entries: list[ChatMessage] = field(default_factory=list)
 
 
 def _limit_reached_reply(steps: int) -> str:
@@ -118,24 +121,25 @@ class Agents:
             await s.execute(update(Session).where(Session.key == scope.session_key).values(active=False))
         return await self.session_id(scope)
 
-    async def _append(self, session_id: int, messages: list[ChatMessage], inbound_ids: tuple[int, ...]) -> None:
-        message_id = inbound_ids[-1] if inbound_ids else None
+    @staticmethod
+    async def save_turn(s: AsyncSession, req: TurnRequest, result: TurnResult) -> None:
+        """Write what the turn adds to the session, inside the caller's transaction: the dispatcher stores the
+        reply in the same one, so a turn is in the history exactly when its answer is in the outbox (a turn
+        re-run after a crash wrote nothing the first time)."""
+        if result.session_id is None or not result.entries:
+            return
+        message_id = req.inbound_ids[-1] if req.inbound_ids else None
         now = utcnow()
         rows = [
-            dict(session_id=session_id, role=m.role,
+            dict(session_id=result.session_id, role=m.role,
                  content=m.content if m.role != "tool" else m.content[:HISTORY_TOOL_RESULT_CHARS],
                  tool_calls=[{"id": c.id, "name": c.name, "arguments": c.arguments} for c in m.tool_calls] or None,
                  tool_call_id=m.tool_call_id, name=m.name, message_id=message_id, private=m.private,
                  compacted=False, created_at=now)
-            for m in messages
+            for m in result.entries
         ]
-        async with self._s.db.session() as s:
-            if inbound_ids:
-                # A turn re-run after a crash (its answer was never stored) replaces what the first run wrote,
-                # also when the re-run folds its messages differently.
-                await s.execute(_FORGET_RUN, {"session": session_id, "ids": list(inbound_ids)})
-            await s.execute(_APPEND, rows)
-            await s.execute(_TOUCH, {"session": session_id, "at": now})
+        await s.execute(_APPEND, rows)
+        await s.execute(_TOUCH, {"session": result.session_id, "at": now})
 
     # ---- context -----------------------------------------------------------------------------------------
     def _model_window(self) -> int:
@@ -235,7 +239,7 @@ class Agents:
                            f"alone.)\n\n{result.text}")
         if session_id is not None and not delegated:
             new_entries.append(ChatMessage(role="assistant", content=result.text, private=result.private))
-            await self._append(session_id, new_entries, req.inbound_ids)
+            result.session_id, result.entries = session_id, new_entries
         return result
 
     async def after_turn(self, req: TurnRequest, result: TurnResult) -> None:

@@ -9,13 +9,16 @@ messages queue for the next turn.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 import time
-from collections.abc import Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from assistant.agent import Agents, TurnRequest, TurnResult
 from assistant.commands import CommandContext, CommandRegistry, parse_command
@@ -36,6 +39,7 @@ _DELEGATION = (
 )
 
 INTAKE_ATTEMPTS = 3
+ANSWER_ATTEMPTS = 4
 FAILED_TURN_REPLY = "Something went wrong while answering; it has been logged. Please try again."
 
 
@@ -245,9 +249,21 @@ class Dispatcher:
         mention_ids = last.requester_ids or ((last.inbound.sender_id,) if last.scope.chat_kind is ChatKind.GROUP
                                              else ())
         mention_names = last.requester_names or ((last.inbound.sender_name,) if mention_ids else ())
-        await self._answer(last.inbound, [i.message_id for i in batch], last.scope.member_id, result.text,
-                           mention_ids=mention_ids, mention_names=mention_names)
-        await self._agents.after_turn(self._request(batch), result)
+        request = self._request(batch)
+        for attempt in range(ANSWER_ATTEMPTS):
+            try:
+                await self._answer(last.inbound, [i.message_id for i in batch], last.scope.member_id, result.text,
+                                   mention_ids=mention_ids, mention_names=mention_names,
+                                   also=functools.partial(self._agents.save_turn, req=request, result=result))
+                break
+            except Exception:
+                # Nothing of it was kept (reply and transcript are one transaction): write it again, and after
+                # the last attempt leave the messages to be taken again at the next start.
+                log.exception("storing the answer for %s failed (attempt %d)", last.scope.session_key, attempt + 1)
+                if attempt == ANSWER_ATTEMPTS - 1:
+                    return
+                await asyncio.sleep(0.2 * 2**attempt)
+        await self._agents.after_turn(request, result)
 
     @staticmethod
     def _request(batch: list[_Item]) -> TurnRequest:
@@ -270,11 +286,12 @@ class Dispatcher:
                 log.debug("working indicator failed on %s", msg.channel, exc_info=True)
 
     async def _answer(self, msg: Inbound, message_ids: list[int], member_id: int | None, text: str, *,
-                      mention_ids: tuple[str, ...] = (), mention_names: tuple[str, ...] = ()) -> None:
+                      mention_ids: tuple[str, ...] = (), mention_names: tuple[str, ...] = (),
+                      also: Callable[[AsyncSession], Awaitable[None]] | None = None) -> None:
         reply = Reply(channel=msg.channel, chat_id=msg.chat_id, text=text, idempotency_key=f"in:{message_ids[-1]}",
                       thread_id=msg.thread_id, reply_to_message_id=msg.platform_message_id or None,
                       mention_user_ids=mention_ids, mention_names=mention_names)
-        await self._outbox.answer(reply, member_id, message_ids)
+        await self._outbox.answer(reply, member_id, message_ids, also=also)
 
     # ---- shutdown ----------------------------------------------------------------------------------------
     async def aclose(self, drain_s: float) -> None:

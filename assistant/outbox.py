@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from assistant.clock import Clock
 from assistant.errors import ChannelError, RateLimited, SendFailed
@@ -122,14 +123,18 @@ class Outbox:
         self._push(Queued(row_id, reply, 0, member_id))
         return row_id
 
-    async def answer(self, reply: Reply, member_id: int | None, inbound_ids: list[int]) -> int | None:
-        """Store the reply and mark the inbound messages answered in one transaction: a turn that is re-run after
-        a crash finds the key taken and sends nothing twice."""
+    async def answer(self, reply: Reply, member_id: int | None, inbound_ids: list[int],
+                     also: Callable[[AsyncSession], Awaitable[None]] | None = None) -> int | None:
+        """Store the reply and mark the inbound messages answered in one transaction (with ``also``, whatever the
+        caller writes with it: the turn's transcript). A turn that is re-run after a crash finds the key taken
+        and sends nothing twice."""
         try:
             async with self._db.session() as s:
                 row = _row(reply, member_id, inbound_ids[-1] if inbound_ids else None)
                 row_id = int((await s.execute(_INSERT, row)).scalar_one())
                 await s.execute(_ANSWERED, {"ids": inbound_ids, "to_member": member_id})
+                if also is not None:
+                    await also(s)
         except IntegrityError:
             async with self._db.session() as s:
                 await s.execute(_ANSWERED, {"ids": inbound_ids, "to_member": member_id})

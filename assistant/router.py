@@ -141,7 +141,9 @@ def _scan_units(request: ModelRequest) -> Iterator[str]:
         if end < 0:
             yield text
             continue
-        yield text[:start] + text[end + len(_TRANSCRIPT_CLOSE):]
+        # Stripped: the member's words then read exactly as they are stored in the session history, so the next
+        # turn finds them in the cache.
+        yield (text[:start] + text[end + len(_TRANSCRIPT_CLOSE):]).strip()
         lines = text[start + len(_TRANSCRIPT_OPEN):end].split("\n")
         if len(lines) == 1:
             yield lines[0]

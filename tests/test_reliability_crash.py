@@ -11,7 +11,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, event, select, update
+from sqlalchemy import event, select
 from sqlalchemy.util import await_only
 
 from assistant.clock import SystemClock
@@ -159,24 +159,32 @@ class _SlowStartChannel:
         return None
 
 
-async def test_a_turn_rerun_after_a_crash_keeps_one_history_entry(make_config: Any,
-                                                                  model_server: ScriptedModelServer) -> None:
-    """A kill after the turn wrote the transcript but before its reply was stored re-runs the turn; the member's
-    message must still be in the history once."""
+async def test_a_turn_is_in_the_history_exactly_when_its_reply_is_stored(make_config: Any,
+                                                                         model_server: ScriptedModelServer) -> None:
+    """The transcript of a turn and its reply are one transaction: when storing them fails (here: the write raises
+    after the transcript rows went in), neither is kept, the write is made again, and the member's message is in
+    the history once."""
     config = make_config(models={"standin": local_model(model_server)})
     console = ConsoleChannel()
     async with App(config, channels=[console], scheduler=False, dashboard=False, status_file=False) as app:
+        agents = app.services.agents
+        assert agents is not None
+        original = agents.save_turn
+        failures: list[int] = []
+
+        async def fail_once(s: Any, *, req: Any, result: Any) -> None:
+            await original(s, req=req, result=result)
+            if not failures:
+                failures.append(1)
+                raise RuntimeError("the disk went away mid-write")
+
+        agents.save_turn = fail_once  # type: ignore[method-assign]
         mid = await console.say("you", "remember the blue door", chat="c1")
-        await console.wait_reply(mid, 20)
-        async with app.services.db.session() as s:
-            inbound = (await s.execute(select(Message).where(Message.direction == "in"))).scalar_one()
-            # Back to the moment of the kill: the transcript is written, the reply is not stored yet.
-            await s.execute(delete(Message).where(Message.direction == "out"))
-            await s.execute(update(Message).where(Message.id == inbound.id).values(status="received"))
-    console = ConsoleChannel()
-    async with App(config, channels=[console], scheduler=False, dashboard=False, status_file=False) as app:
-        await console.wait_reply(inbound.platform_message_id or "", 20)
+        reply = await console.wait_reply(mid, 20)
         async with app.services.db.session() as s:
             said = (await s.execute(select(TranscriptEntry.content).where(TranscriptEntry.role == "user")))
             entries = [c for c in said.scalars() if "blue door" in c]
-    assert len(entries) == 1
+            replies = (await s.execute(select(Message).where(Message.direction == "out"))).scalars().all()
+    assert failures == [1] and reply.text == "ok"
+    assert len(entries) == 1 and len(replies) == 1
+    assert len(model_server.requests) == 1  # the answer was written again, the model not asked again

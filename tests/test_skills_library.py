@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 import assistant.skillbook as skillbook
 from assistant.errors import SkillError
 from assistant.skillbook import SkillLibrary, changes, scan_skill, shipped_skills_dir
+from assistant.skillbook import library as library_module
 from assistant.skillbook.spec import split_front_matter
 from tests.standins.tool_world import ALICE, BOB, member
 
@@ -24,7 +26,9 @@ def write_skill(root: Path, name: str, front: str, body: str = "Do the thing ste
 
 @pytest.fixture
 def library(tmp_path: Path) -> SkillLibrary:
-    return SkillLibrary(shipped_skills_dir(), tmp_path / "home" / "skills", tmp_path / "home" / "members")
+    # rescan_s=0: these tests edit folders by hand and read at once (the daemon trusts a read for a second).
+    return SkillLibrary(shipped_skills_dir(), tmp_path / "home" / "skills", tmp_path / "home" / "members",
+                        rescan_s=0)
 
 
 def test_public_names_are_exported() -> None:
@@ -123,3 +127,23 @@ def test_scanner_flags_a_malicious_skill(tmp_path: Path) -> None:
             "reads other members' data", "dumps environment variables or secrets",
             "changes permissions or overrides the rules"} <= rules
 
+
+
+def test_a_read_is_trusted_for_the_rescan_window_and_changes_made_here_show_at_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [100.0]
+    monkeypatch.setattr(library_module, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    library = SkillLibrary(shipped_skills_dir(), tmp_path / "skills", tmp_path / "members", rescan_s=1.0)
+    root = library.root(None)
+    changes.approve(library, write_skill(root, "first", "name: first\ndescription: One").name, member_id=None,
+                    by="test", is_admin=True)
+    assert library.get(None, "first").description == "One"
+    (root / "first" / "SKILL.md").write_text("---\nname: first\ndescription: Edited by hand\n---\n\nBody\n",
+                                             encoding="utf-8")
+    clock[0] += 0.5
+    assert library.get(None, "first").description == "One"  # inside the window: the earlier read stands
+    clock[0] += 0.6
+    edited = library.get(None, "first")
+    assert edited.description == "Edited by hand" and not edited.available  # new content needs approval
+    changes.approve(library, "first", member_id=None, by="test", is_admin=True)
+    assert library.get(None, "first").available  # a change made through the library shows at once

@@ -110,7 +110,7 @@ def _skill_folder(root: Path, body: str) -> Path:
 def test_cli_install_is_untrusted_until_approved_and_every_change_rolls_back(
         make_config: Callable[..., Config], tmp_path: Path) -> None:
     config = make_config()
-    library = SkillLibrary.for_config(config)
+    library = SkillLibrary.for_config(config, rescan_s=0)  # changed by the CLI between reads
     runner = CliRunner()
     source = _skill_folder(tmp_path / "outside", "Look at the deploy log and report errors.")
 
@@ -149,7 +149,7 @@ def test_cli_refuses_a_flagged_skill_without_force(make_config: Callable[..., Co
     assert not (config.data_dir / "skills" / "deploy-check").exists()
     assert runner.invoke(_app(), ["skills", "install", str(source), "--force"]).exit_code == 0
     assert runner.invoke(_app(), ["skills", "approve", "deploy-check"]).exit_code != 0
-    library = SkillLibrary.for_config(config)
+    library = SkillLibrary.for_config(config, rescan_s=0)  # changed by the CLI between reads
     assert not library.get(None, "deploy-check").available
     assert runner.invoke(_app(), ["skills", "approve", "deploy-check", "--force"]).exit_code == 0
     assert library.get(None, "deploy-check").available

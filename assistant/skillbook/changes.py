@@ -83,6 +83,7 @@ def _record(library: SkillLibrary, name: str, member_id: int | None, action: str
         digest = folder_digest(folder)
     meta = {"number": number, "action": action, "by": by, "at": utcnow().isoformat(), "digest": digest}
     (vdir / f"{number}.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    library.forget_scans()  # every change ends here: the next index reads the folder as it now is
     return number
 
 

@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,7 @@ __all__ = ["SkillLibrary", "folder_digest", "shipped_skills_dir"]
 log = logging.getLogger(__name__)
 
 TRUST_FILE = ".trust.json"
+RESCAN_S = 1.0  # how long a read of the skill folders is trusted before their files are looked at again
 _DESCRIPTION_CHARS = 160
 
 
@@ -57,15 +59,22 @@ class SkillLibrary:
     """Reads skill folders. Methods do small file reads: call them from async code via ``asyncio.to_thread``
     when many skills are installed (the tools in this package do)."""
 
-    def __init__(self, shipped_dir: Path, team_dir: Path, members_dir: Path) -> None:
+    def __init__(self, shipped_dir: Path, team_dir: Path, members_dir: Path, *, rescan_s: float = RESCAN_S) -> None:
         self.shipped_dir = shipped_dir
         self.team_dir = team_dir
         self.members_dir = members_dir
         self._scans: dict[tuple[Path, str], tuple[tuple[tuple[str, int, int], ...], dict[str, SkillSpec]]] = {}
+        self._checked: dict[tuple[Path, str], float] = {}  # when each scan's signature was last compared
+        self._rescan_s = rescan_s
+
+    def forget_scans(self) -> None:
+        """Drop what was read: the next index reads the folders again (called after every change made here)."""
+        self._scans.clear()
+        self._checked.clear()
 
     @classmethod
-    def for_config(cls, config: Config) -> SkillLibrary:
-        return cls(shipped_skills_dir(), config.data_dir / "skills", config.data_dir / "members")
+    def for_config(cls, config: Config, *, rescan_s: float = RESCAN_S) -> SkillLibrary:
+        return cls(shipped_skills_dir(), config.data_dir / "skills", config.data_dir / "members", rescan_s=rescan_s)
 
     # -- where things live -------------------------------------------------------------------------------
     def root(self, member_id: int | None) -> Path:
@@ -104,6 +113,7 @@ class SkillLibrary:
         tmp = root / (TRUST_FILE + ".tmp")
         tmp.write_text(json.dumps(trust, indent=2, sort_keys=True), encoding="utf-8")
         tmp.replace(root / TRUST_FILE)
+        self.forget_scans()
 
     # -- reading -----------------------------------------------------------------------------------------
     def _signature(self, root: Path) -> tuple[tuple[str, int, int], ...]:
@@ -118,15 +128,22 @@ class SkillLibrary:
 
     def _scan_root(self, root: Path, origin: str) -> dict[str, SkillSpec]:
         # Each turn asks for the index; parsing front matter and hashing folders every time costs milliseconds,
-        # so a scan is reused until a file under the root changes.
+        # so a scan is reused until a file under the root changes. Even the stats that tell are skipped for
+        # RESCAN_S after a check: a folder edited by hand shows up that much later, changes made through this
+        # library (install, approve, remove, rollback) at once.
+        key = (root, origin)
+        cached = self._scans.get(key)
+        now = time.monotonic()
+        if cached is not None and now - self._checked.get(key, float("-inf")) < self._rescan_s:
+            return dict(cached[1])
         if not root.is_dir():
             return {}
         signature = self._signature(root)
-        cached = self._scans.get((root, origin))
+        self._checked[key] = now
         if cached is not None and cached[0] == signature:
             return dict(cached[1])
         found = self._scan_root_uncached(root, origin)
-        self._scans[(root, origin)] = (signature, dict(found))
+        self._scans[key] = (signature, dict(found))
         return found
 
     def _scan_root_uncached(self, root: Path, origin: str) -> dict[str, SkillSpec]:
