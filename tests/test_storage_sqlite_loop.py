@@ -529,3 +529,33 @@ async def test_waiting_for_another_unit_of_work_times_out_with_a_clear_error(db:
     assert watch.max_gap < MAX_GAP_S
     assert await _names(db) == ["holder"]
     await _assert_lock_released(db)
+
+
+# ---- checkpoints off the loop -------------------------------------------------------------------------------------
+async def test_background_checkpoints_copy_the_log_into_the_database_file(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'cp.db'}")
+    try:
+        await db.migrate()
+        async with db.session() as s:
+            await s.execute(text("CREATE TABLE blobs (body TEXT)"))
+        async with db.session() as s:
+            for _ in range(200):  # ~200 KB: far below the 1,000 pages at which SQLite would checkpoint by itself
+                await s.execute(text("INSERT INTO blobs VALUES (:b)"), {"b": "x" * 1000})
+        before = (tmp_path / "cp.db").stat().st_size
+        db.start_checkpoints(every_s=0.02)
+        async with asyncio.timeout(10):
+            # A file growing raises no event: look at it until the checkpointer has copied the log in.
+            while (tmp_path / "cp.db").stat().st_size < before + 150_000:  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+        async with db.session() as s:
+            assert (await s.execute(text("SELECT count(*) FROM blobs"))).scalar_one() == 200
+    finally:
+        await db.aclose()
+    assert db._checkpoints is None
+
+
+async def test_an_in_memory_database_has_no_checkpointer() -> None:
+    db = Database("sqlite+aiosqlite:///:memory:")
+    db.start_checkpoints(every_s=0.01)
+    assert db._checkpoints is None
+    await db.aclose()

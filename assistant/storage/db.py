@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import sqlite3
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,7 +23,10 @@ from assistant.storage.sqlite_loop import DRIVER
 
 __all__ = ["Database", "engine_url"]
 
+log = logging.getLogger(__name__)
+
 _MIGRATIONS = Path(__file__).parent / "migrations"
+CHECKPOINT_EVERY_S = 2.0
 
 
 # A connection on the loop's thread may block the loop only briefly in SQLite's busy handler (a rare reader
@@ -73,6 +79,8 @@ class Database:
             busy = _LOOP_BUSY_TIMEOUT_MS if on_loop else _THREAD_BUSY_TIMEOUT_MS
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas(busy))
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._file = target.partition(":///")[2].split("?", 1)[0] if on_loop else None
+        self._checkpoints: asyncio.Task[None] | None = None
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -92,6 +100,28 @@ class Database:
             raise
         finally:
             await asyncio.shield(session.close())
+
+    def start_checkpoints(self, every_s: float = CHECKPOINT_EVERY_S) -> None:
+        """For a long-running process on a SQLite file: copy the write-ahead log into the database from a worker
+        thread every ``every_s``. Left to SQLite, that copy (and its fsync) runs inside whichever commit crosses
+        1,000 log pages, which here is on the event loop; passive checkpoints on another connection never wait for
+        readers or writers, and SQLite's own stays as the fallback should the log outgrow them."""
+        if self._file is None or self._checkpoints is not None:
+            return
+        self._checkpoints = asyncio.create_task(self._checkpoint_forever(every_s), name="sqlite-checkpoints")
+
+    async def _checkpoint_forever(self, every_s: float) -> None:
+        assert self._file is not None
+        checkpointer = _Checkpointer(self._file)
+        try:
+            while True:
+                await asyncio.sleep(every_s)  # a periodic chore by nature
+                try:
+                    await asyncio.to_thread(checkpointer.run)
+                except sqlite3.Error as exc:
+                    log.warning("database checkpoint failed (SQLite will checkpoint on its own): %s", exc)
+        finally:
+            await asyncio.to_thread(checkpointer.close)
 
     async def migrate(self) -> None:
         """Apply every pending migration (idempotent)."""
@@ -119,4 +149,29 @@ class Database:
         return self.engine.url.render_as_string(hide_password=True)
 
     async def aclose(self) -> None:
+        if self._checkpoints is not None:
+            self._checkpoints.cancel()
+            await asyncio.gather(self._checkpoints, return_exceptions=True)
+            self._checkpoints = None
         await self.engine.dispose()
+
+
+class _Checkpointer:
+    """A connection of its own, used from one worker thread at a time, for passive checkpoints."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    def run(self) -> None:
+        with self._lock:
+            if self._conn is None:
+                self._conn = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None)
+            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
