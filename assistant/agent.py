@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from assistant.config import Role
 from assistant.context import ContextBuilder, estimate_tokens
@@ -122,7 +122,7 @@ class Agents:
         return await self.session_id(scope)
 
     @staticmethod
-    async def save_turn(s: AsyncSession, req: TurnRequest, result: TurnResult) -> None:
+    async def save_turn(s: AsyncConnection, req: TurnRequest, result: TurnResult) -> None:
         """Write what the turn adds to the session, inside the caller's transaction: the dispatcher stores the
         reply in the same one, so a turn is in the history exactly when its answer is in the outbox (a turn
         re-run after a crash wrote nothing the first time)."""

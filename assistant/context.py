@@ -96,7 +96,7 @@ class ContextBuilder:
 
     async def history(self, session_id: int, limit: int) -> list[ChatMessage]:
         """The session's live entries (oldest first), after the summary of what compaction folded away."""
-        async with self._db.session() as s:
+        async with self._db.transaction() as s:
             summary = (await s.execute(_SUMMARY, {"session": session_id})).scalar_one_or_none()
             rows = list((await s.execute(_HISTORY, {"session": session_id, "limit": limit})).all())
         rows.reverse()
@@ -128,7 +128,7 @@ class ContextBuilder:
             return ""
         params = {"channel": scope.channel, "chat": scope.chat_id, "before": before_message_id, "limit": limit,
                   "thread": scope.thread_id}
-        async with self._db.session() as s:
+        async with self._db.transaction() as s:
             rows = (await s.execute(_THREAD_LINES if scope.thread_id else _CHAT_LINES, params)).all()
         lines = []
         for row in reversed(rows):

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from assistant.agent import Agents, TurnRequest, TurnResult
 from assistant.commands import CommandContext, CommandRegistry, parse_command
@@ -216,17 +216,16 @@ class Dispatcher:
         self._active(batch[-1].scope, True)
         async with self._turn_slots:
             started = time.monotonic()
-            turn = asyncio.create_task(self._turn(batch, committed))
+            # One event wakes this loop: a message arriving in the lane, or the turn ending (its done callback).
+            turn = self._start_turn(batch, committed, lane)
             working = _Indicator(self, batch[-1].inbound)
             working.schedule(self._working_after_s)
             try:
                 while True:
-                    waiter = asyncio.create_task(lane.arrived.wait())
-                    done, _ = await asyncio.wait({turn, waiter}, return_when=asyncio.FIRST_COMPLETED)
-                    if turn in done:
-                        waiter.cancel()
-                        break
+                    await lane.arrived.wait()
                     lane.arrived.clear()
+                    if turn.done():
+                        break
                     foldable = [i for i in lane.items if i.delegated_by is None and batch[0].delegated_by is None]
                     if (not committed.is_set() and foldable and len(foldable) == len(lane.items)
                             and time.monotonic() - started <= self._burst_s):
@@ -234,7 +233,7 @@ class Dispatcher:
                         await asyncio.gather(turn, return_exceptions=True)
                         batch = batch + lane.items[:]
                         lane.items.clear()
-                        turn = asyncio.create_task(self._turn(batch, committed))
+                        turn = self._start_turn(batch, committed, lane)
                 result = turn.result()
             except asyncio.CancelledError:
                 turn.cancel()
@@ -265,6 +264,11 @@ class Dispatcher:
                 await asyncio.sleep(0.2 * 2**attempt)
         await self._agents.after_turn(request, result)
 
+    def _start_turn(self, batch: list[_Item], committed: asyncio.Event, lane: _Lane) -> asyncio.Task[TurnResult]:
+        turn = asyncio.create_task(self._turn(batch, committed))
+        turn.add_done_callback(lambda _: lane.arrived.set())
+        return turn
+
     @staticmethod
     def _request(batch: list[_Item]) -> TurnRequest:
         last = batch[-1]
@@ -287,7 +291,7 @@ class Dispatcher:
 
     async def _answer(self, msg: Inbound, message_ids: list[int], member_id: int | None, text: str, *,
                       mention_ids: tuple[str, ...] = (), mention_names: tuple[str, ...] = (),
-                      also: Callable[[AsyncSession], Awaitable[None]] | None = None) -> None:
+                      also: Callable[[AsyncConnection], Awaitable[None]] | None = None) -> None:
         reply = Reply(channel=msg.channel, chat_id=msg.chat_id, text=text, idempotency_key=f"in:{message_ids[-1]}",
                       thread_id=msg.thread_id, reply_to_message_id=msg.platform_message_id or None,
                       mention_user_ids=mention_ids, mention_names=mention_names)

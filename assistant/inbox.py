@@ -43,7 +43,7 @@ class Inbox:
             extra=_extra(msg),
         )
         try:
-            async with self._db.session() as s:
+            async with self._db.transaction() as s:
                 if msg.event_id:
                     await s.execute(_INSERT_SEEN, {"channel": msg.channel, "event_id": msg.event_id,
                                                    "seen_at": utcnow()})

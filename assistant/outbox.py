@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from assistant.clock import Clock
 from assistant.errors import ChannelError, RateLimited, SendFailed
@@ -124,19 +124,19 @@ class Outbox:
         return row_id
 
     async def answer(self, reply: Reply, member_id: int | None, inbound_ids: list[int],
-                     also: Callable[[AsyncSession], Awaitable[None]] | None = None) -> int | None:
+                     also: Callable[[AsyncConnection], Awaitable[None]] | None = None) -> int | None:
         """Store the reply and mark the inbound messages answered in one transaction (with ``also``, whatever the
         caller writes with it: the turn's transcript). A turn that is re-run after a crash finds the key taken
         and sends nothing twice."""
         try:
-            async with self._db.session() as s:
+            async with self._db.transaction() as s:
                 row = _row(reply, member_id, inbound_ids[-1] if inbound_ids else None)
                 row_id = int((await s.execute(_INSERT, row)).scalar_one())
                 await s.execute(_ANSWERED, {"ids": inbound_ids, "to_member": member_id})
                 if also is not None:
                     await also(s)
         except IntegrityError:
-            async with self._db.session() as s:
+            async with self._db.transaction() as s:
                 await s.execute(_ANSWERED, {"ids": inbound_ids, "to_member": member_id})
             return None
         self._push(Queued(row_id, reply, 0, member_id))
@@ -283,7 +283,7 @@ class Outbox:
                 await asyncio.sleep(0.2 * 2**attempt)
 
     async def _write_sent(self, item: Queued, ref: SentRef) -> None:
-        async with self._db.session() as s:
+        async with self._db.transaction() as s:
             await s.execute(_SENT, {
                 "row_id": item.row_id, "to_attempts": item.attempts + 1,
                 "to_platform_id": ref.platform_message_ids[0] if ref.platform_message_ids else None,

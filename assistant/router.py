@@ -486,6 +486,6 @@ class Router:
             error=f"{type(error).__name__}: {error}"[:2000] if error is not None else None,
             created_at=self._clock.now(),
         )
-        async with self._db.session() as session:
-            await session.execute(_INSERT_CALL, row)
+        async with self._db.transaction() as conn:
+            await conn.execute(_INSERT_CALL, row)
         return cost
