@@ -218,7 +218,7 @@ class Dispatcher:
             started = time.monotonic()
             # One event wakes this loop: a message arriving in the lane, or the turn ending (its done callback).
             turn = self._start_turn(batch, committed, lane)
-            working = _Indicator(self, batch[-1].inbound)
+            working = _Indicator(self._working, batch[-1].inbound)
             working.schedule(self._working_after_s)
             try:
                 while True:
@@ -314,8 +314,8 @@ class _Indicator:
     """The channel's "working" sign for one turn, shown only once the turn has run ``after_s``: a quick answer
     needs none (and spares the platform a call or two). Once shown, it is always taken back."""
 
-    def __init__(self, dispatcher: Dispatcher, msg: Inbound) -> None:
-        self._dispatcher = dispatcher
+    def __init__(self, working: Callable[[Inbound, bool], Coroutine[Any, Any, None]], msg: Inbound) -> None:
+        self._working = working
         self._msg = msg
         self._timer: asyncio.TimerHandle | None = None
         self._shown: asyncio.Task[None] | None = None
@@ -327,14 +327,14 @@ class _Indicator:
             self._timer = asyncio.get_running_loop().call_later(after_s, self._show)
 
     def _show(self) -> None:
-        self._shown = asyncio.create_task(self._dispatcher._working(self._msg, True))
+        self._shown = asyncio.create_task(self._working(self._msg, True))
 
     async def end(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
         if self._shown is not None:
             await asyncio.gather(self._shown, return_exceptions=True)
-            await self._dispatcher._working(self._msg, False)
+            await self._working(self._msg, False)
 
 
 _NEEDS = {"image": "vision", "audio": "audio", "video": "video"}

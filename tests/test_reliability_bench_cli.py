@@ -51,3 +51,16 @@ def test_a_short_burst_runs_the_daemon_and_prints_its_figures(tmp_path: Path) ->
     assert figures["lost"] == 0 and figures["duplicated"] == 0 and figures["drained"] is True
     assert figures["clean_stop_exit_code"] == 0
     assert figures["rss_peak_mb"] > 0 and figures["fds_max"] > 0
+    assert figures["targets"].startswith("0 lost: met (0 lost); 0 duplicated: met (0 duplicated); p99 overhead < 50 ms")
+
+
+def test_targets_are_said_met_or_missed_with_their_figures() -> None:
+    from tests.bench.bench_load import PROFILES as LOAD
+    from tests.bench.bench_load import _targets
+
+    burst = _targets(LOAD["burst"], lost=0, duplicated=0, drained=True, overhead_p99_ms=72.4, rss_growth_pct=1.0)
+    assert burst == ("0 lost: met (0 lost); 0 duplicated: met (0 duplicated); "
+                     "p99 overhead < 50 ms: MISSED (p99 72 ms)")
+    soak = _targets(LOAD["soak"], lost=2, duplicated=0, drained=True, overhead_p99_ms=900.0, rss_growth_pct=3.2)
+    assert soak == ("0 lost: MISSED (2 lost); 0 duplicated: met (0 duplicated); "
+                    "RSS growth after warm-up < 10 %: met (3.2 %)")

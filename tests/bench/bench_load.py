@@ -49,6 +49,8 @@ _ANSWERED = re.compile(r"k=(\d+)")
 _REQUEST = re.compile(r"r=(\d+)")
 FIRST_CHAT = -100_700_000
 DRAIN_TIMEOUT_S = 120.0
+BURST_P99_TARGET_MS = 50.0
+SOAK_RSS_GROWTH_TARGET_PCT = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,7 +281,23 @@ def _figures(profile: LoadProfile, obs: _Observed, samples: _Samples, model: _In
         "duplicated": duplicated,
         "drained": drained,
         "clean_stop_exit_code": exit_code,
+        "targets": _targets(profile, lost=lost, duplicated=duplicated, drained=drained,
+                            overhead_p99_ms=percentile(overhead, 99), rss_growth_pct=growth),
     }
+
+
+def _targets(profile: LoadProfile, *, lost: int, duplicated: int, drained: bool, overhead_p99_ms: float,
+             rss_growth_pct: float) -> str:
+    """The issue's targets for this profile, each said as met or missed with its figure."""
+    checks = [("0 lost", lost == 0 and drained, f"{lost} lost"),
+              ("0 duplicated", duplicated == 0, f"{duplicated} duplicated")]
+    if profile.name == "burst":
+        checks.append((f"p99 overhead < {BURST_P99_TARGET_MS:.0f} ms", overhead_p99_ms < BURST_P99_TARGET_MS,
+                       f"p99 {overhead_p99_ms:.0f} ms"))
+    if profile.name == "soak":
+        checks.append((f"RSS growth after warm-up < {SOAK_RSS_GROWTH_TARGET_PCT:.0f} %",
+                       rss_growth_pct < SOAK_RSS_GROWTH_TARGET_PCT, f"{rss_growth_pct:.1f} %"))
+    return "; ".join(f"{name}: {'met' if ok else 'MISSED'} ({figure})" for name, ok, figure in checks)
 
 
 def _series(ts: list[float], values: list[Any], points: int = 8) -> str:
