@@ -18,7 +18,8 @@ from assistant.providers.base import ChatMessage, ToolCall
 from assistant.storage.db import Database
 from assistant.storage.tables import Message, Session, TranscriptEntry, table_of
 
-__all__ = ["DEFAULT_INSTRUCTIONS", "DEFAULT_PERSONA", "ContextBuilder", "TurnContext", "estimate_tokens"]
+__all__ = ["DEFAULT_INSTRUCTIONS", "DEFAULT_PERSONA", "ContextBuilder", "TurnContext", "estimate_tokens",
+           "transcript_line"]
 
 DEFAULT_PERSONA = """\
 You are teamclaw, the assistant of a team, living in its group chats. Each member has their own assistant
@@ -52,6 +53,13 @@ _CHAT_LINES = (select(_MESSAGES.c.direction, _MESSAGES.c.sender_name, _MESSAGES.
                       _MESSAGES.c.id < bindparam("before"))
                .order_by(_MESSAGES.c.id.desc()).limit(bindparam("limit")))
 _THREAD_LINES = _CHAT_LINES.where(_MESSAGES.c.thread_id == bindparam("thread"))
+
+
+def transcript_line(who: str, text: str) -> str:
+    """One message of the group transcript on one line: its own line breaks become U+2028 (a line separator
+    inside the line), so every line starts with who said it, and the privacy scan reads each message as a whole
+    (a Unicode line separator is whitespace to its patterns, as a line break is)."""
+    return f"{who}: " + "\u2028".join(text.splitlines())
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +141,7 @@ class ContextBuilder:
         lines = []
         for row in reversed(rows):
             who = "assistant" if row.direction == "out" else (row.sender_name or row.sender_id)
-            lines.append(f"{who}: {row.text[:400]}")
+            lines.append(transcript_line(who, row.text[:400]))
         return "\n".join(lines)
 
     @staticmethod

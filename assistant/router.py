@@ -15,7 +15,6 @@ import logging
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from itertools import pairwise
 from typing import Literal
 
 from sqlalchemy import insert
@@ -132,9 +131,10 @@ _TRANSCRIPT_OPEN, _TRANSCRIPT_CLOSE = "<group-transcript>\n", "\n</group-transcr
 def _scan_units(request: ModelRequest) -> Iterator[str]:
     """What the privacy scan reads, in pieces that repeat from call to call so the detector's cache answers them.
 
-    A group transcript is dozens of short messages and moves by a line or two from one turn to the next, so it is
-    read as overlapping pairs of lines (a pattern across one line break is still seen) rather than as one new text
-    each turn; everything else in the message is read whole. Every character is read either way."""
+    A group transcript is dozens of messages and moves by a line or two from one turn to the next; each of its lines
+    is one whole message (``transcript_line``), so it is read line by line and each message is scanned once in its
+    life instead of the whole block every turn. Everything else in the text is read whole. Every character is read
+    either way."""
     for text in _texts(request):
         start = text.find(_TRANSCRIPT_OPEN)
         end = text.find(_TRANSCRIPT_CLOSE, start + 1) if start >= 0 else -1
@@ -144,11 +144,7 @@ def _scan_units(request: ModelRequest) -> Iterator[str]:
         # Stripped: the member's words then read exactly as they are stored in the session history, so the next
         # turn finds them in the cache.
         yield (text[:start] + text[end + len(_TRANSCRIPT_CLOSE):]).strip()
-        lines = text[start + len(_TRANSCRIPT_OPEN):end].split("\n")
-        if len(lines) == 1:
-            yield lines[0]
-        for first, second in pairwise(lines):
-            yield f"{first}\n{second}"
+        yield from text[start + len(_TRANSCRIPT_OPEN):end].split("\n")
 
 
 def _unit_price(model: ModelConfig) -> float:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from assistant.config import Config
-from assistant.context import ContextBuilder
+from assistant.context import ContextBuilder, transcript_line
 from assistant.messages import ChatKind, MemberScope, utcnow
 from assistant.providers.base import ChatMessage, ModelRequest
 from assistant.router import Router
@@ -192,16 +192,17 @@ async def test_cached_input_is_priced_at_the_cached_rate(world: World) -> None:
 
 
 @pytest.mark.parametrize("transcript, member_text", [
-    ([f"Dave: call me on {PHONE}"], HARD),  # a lone transcript line
-    (["Erin: lunch?", f"Dave: call me on {PHONE}", "Frank: sure"], HARD),  # a middle line
-    (["Erin: lunch?", "Frank: sure"], f"{HARD}; my number is {PHONE}"),  # the member's own words after the block
-    # found only across the line break (neither line alone is private)
-    (["Erin: the new hire starts Monday", "Dave: my address is", "behind the old mill, gate 3"], HARD),
-    (["Dave: 微信号", "dave_2024x", "Erin: ok"], HARD),
+    ([("Dave", f"call me on {PHONE}")], HARD),  # a lone transcript line
+    ([("Erin", "lunch?"), ("Dave", f"call me on {PHONE}"), ("Frank", "sure")], HARD),  # a middle line
+    ([("Erin", "lunch?"), ("Frank", "sure")], f"{HARD}; my number is {PHONE}"),  # the member's own words
+    # found only across the line break inside one message (neither of its lines alone is private)
+    ([("Erin", "the new hire starts Monday"), ("Dave", "my address is\nbehind the old mill, gate 3")], HARD),
+    ([("Dave", "微信号\ndave_2024x"), ("Erin", "ok")], HARD),
 ])
-async def test_the_group_transcript_is_scanned_line_by_line_and_nothing_is_skipped(
-        world: World, transcript: list[str], member_text: str) -> None:
-    context = ContextBuilder.user_message(GROUP, member_text, utcnow(), transcript="\n".join(transcript))
+async def test_the_group_transcript_is_scanned_message_by_message_and_nothing_is_skipped(
+        world: World, transcript: list[tuple[str, str]], member_text: str) -> None:
+    lines = "\n".join(transcript_line(who, text) for who, text in transcript)
+    context = ContextBuilder.user_message(GROUP, member_text, utcnow(), transcript=lines)
     request = ModelRequest(messages=(ChatMessage("system", "You are teamclaw."), context))
     private = world.router.decide(request, role="chat", scope=GROUP)
     calm = world.router.decide(ModelRequest(messages=(ChatMessage("system", "You are teamclaw."),
@@ -210,3 +211,8 @@ async def test_the_group_transcript_is_scanned_line_by_line_and_nothing_is_skipp
                                role="chat", scope=GROUP)
     assert private.private and private.location == "local"
     assert not calm.private and calm.location == "cloud"
+
+
+def test_a_transcript_line_holds_one_whole_message() -> None:
+    assert transcript_line("Dave", "first line\nsecond line\r\nthird") == \
+        "Dave: first line\u2028second line\u2028third"
