@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from assistant.errors import StorageError
 from assistant.storage.db import Database, engine_url
@@ -364,6 +365,32 @@ async def test_a_writer_cancelled_while_waiting_for_the_lock_leaves_the_holder_a
     assert not holding.done()
     may_commit.set()
     await _at_once(holding)
+    await _assert_lock_released(db)
+    assert await _names(db) == ["holder"]
+
+
+async def test_a_writer_cancelled_in_the_moment_it_is_granted_the_lock_stops(db: Database) -> None:
+    """The holder commits and cancels the waiter in one step, so the waiter's lock request is granted and its
+    task cancelled before it runs again: it must stop (not write), and the lock must be free. (asyncio.wait_for
+    on Python 3.11 lost such a cancellation: a scheduler told to stop went on claiming jobs.)"""
+    waiting = asyncio.Event()
+
+    async def waiter() -> None:
+        async with db.session() as s:
+            waiting.set()
+            await s.execute(text("INSERT INTO items(name) VALUES ('waiter')"))
+
+    holder = AsyncSession(db.engine)
+    try:
+        await holder.execute(text("INSERT INTO items(name) VALUES ('holder')"))
+        waiting_task = asyncio.create_task(waiter())
+        await _at_once(waiting.wait())  # its INSERT is now queued on the lock
+        await holder.commit()  # inline: releases the lock and grants it to the waiter, without a suspension
+        waiting_task.cancel()
+    finally:
+        await holder.close()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting_task
     await _assert_lock_released(db)
     assert await _names(db) == ["holder"]
 

@@ -72,6 +72,14 @@ class _LoopConnection(sqlite3.Connection):
         return super().cursor(factory)
 
 
+async def _acquire(lock: asyncio.Lock, timeout_s: float) -> None:
+    # Not asyncio.wait_for: on Python 3.11 it returns normally when the task is cancelled in the same moment the
+    # lock is granted, and the cancellation is lost (a scheduler told to stop kept running). asyncio.timeout
+    # keeps it, and a cancelled acquire never holds the lock.
+    async with asyncio.timeout(timeout_s):
+        await lock.acquire()
+
+
 def is_write(statement: str) -> bool:
     """Whether a statement may write (conservative: anything not plainly a read counts, a CTE included, and
     every PRAGMA that sets something or is not a known query, such as wal_checkpoint or optimize)."""
@@ -148,7 +156,7 @@ class LoopSQLiteDialect(SQLiteDialect_pysqlite):
     def _begin_write(self, conn: sqlite3.Connection) -> None:
         lock = self._write_lock()
         try:
-            await_(asyncio.wait_for(lock.acquire(), self.write_wait_s))
+            await_(_acquire(lock, self.write_wait_s))
         except TimeoutError:
             raise sqlite3.OperationalError(
                 f"database is locked: another unit of work of this process kept the write lock for "

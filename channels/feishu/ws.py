@@ -153,7 +153,8 @@ class LongConnection:
             client._auto_reconnect = False  # the receive loop must not reconnect what we are closing
             with contextlib.suppress(Exception):
                 future = asyncio.run_coroutine_threadsafe(client._disconnect(), loop)
-                await asyncio.wait_for(asyncio.wrap_future(future), DISCONNECT_TIMEOUT_S)
+                async with asyncio.timeout(DISCONNECT_TIMEOUT_S):  # not wait_for: it can lose a cancellation
+                    await asyncio.wrap_future(future)
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(loop.stop)
         if generation.thread is not None:
