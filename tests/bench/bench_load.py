@@ -27,6 +27,7 @@ import asyncio
 import json
 import re
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -50,6 +51,7 @@ _REQUEST = re.compile(r"r=(\d+)")
 FIRST_CHAT = -100_700_000
 DRAIN_TIMEOUT_S = 120.0
 BURST_P99_TARGET_MS = 50.0
+STANDIN_SWITCH_INTERVAL_S = 0.0005
 SOAK_RSS_GROWTH_TARGET_PCT = 10.0
 
 
@@ -329,6 +331,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         sample_every_s=args.sample_every or base.sample_every_s, warmup_share=base.warmup_share,
         memory=args.memory,
     )
+    # The stand-in servers are threads of this process, beside the load and the watcher: with Python's default
+    # 5 ms GIL switch interval a stand-in thread can wait that long to answer, and that wait would be counted as
+    # teamclaw's overhead. Real platform servers answer from other machines; a short interval keeps the stand-ins
+    # prompt (the daemon, a separate process, is untouched).
+    sys.setswitchinterval(STANDIN_SWITCH_INTERVAL_S)
     with tempfile.TemporaryDirectory(prefix=f"teamclaw-{profile.name}-") as tmp:
         figures = asyncio.run(run_profile(profile, Path(tmp)))
     if args.json:
