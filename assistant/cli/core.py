@@ -21,7 +21,6 @@ __all__ = ["register"]
 ConfigOption = Annotated[str | None, typer.Option("--config", "-c", help="Path to teamclaw.toml.",
                                                   envvar="TEAMCLAW_CONFIG")]
 _TEMPLATE = Path(__file__).with_name("config_template.toml")
-_GC_YOUNG_THRESHOLD = 700
 
 
 def _version(value: bool) -> None:
@@ -83,11 +82,10 @@ def run(config: ConfigOption = None) -> None:
 
 def _settle_garbage_collector() -> None:
     """Once started, the daemon's modules, tables and config live as long as it does: move them out of the cyclic
-    collector's sight (``gc.freeze``), so the collections a busy daemon triggers scan only what its messages
-    allocate, and let the youngest generation grow larger between collections."""
+    collector's sight (``gc.freeze``), so that the full collections a busy daemon triggers now and then scan only
+    what its messages allocate (a full pass over everything loaded at start would pause every turn in flight)."""
     gc.collect()
     gc.freeze()
-    gc.set_threshold(_GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
 
 def _secrets(cfg: Config) -> list[str]:
