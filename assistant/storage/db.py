@@ -9,7 +9,7 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -91,37 +91,15 @@ class Database:
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        session = self._sessions()
-        try:
+        async with _committed(self._sessions()) as session:
             yield session
-            await session.commit()
-        except OperationalError as exc:
-            await asyncio.shield(session.rollback())
-            raise _storage_error(exc) from exc
-        except BaseException:
-            # Shielded: a unit of work cancelled mid-write (a stopping daemon) must still release the write lock,
-            # or the next writer waits for it in vain.
-            await asyncio.shield(session.rollback())
-            raise
-        finally:
-            await asyncio.shield(session.close())
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
         """A unit of work of Core statements only, without the ORM session around them: what the path of every
         message uses (a fifth to a third less CPU a statement). Commits and fails like ``session()``."""
-        conn = await self.engine.connect()
-        try:
+        async with _committed(await self.engine.connect()) as conn:
             yield conn
-            await conn.commit()
-        except OperationalError as exc:
-            await asyncio.shield(conn.rollback())
-            raise _storage_error(exc) from exc
-        except BaseException:
-            await asyncio.shield(conn.rollback())
-            raise
-        finally:
-            await asyncio.shield(conn.close())
 
     def start_checkpoints(self, every_s: float = CHECKPOINT_EVERY_S) -> None:
         """For a long-running process on a SQLite file: copy the write-ahead log into the database from a worker
@@ -178,10 +156,27 @@ class Database:
         await self.engine.dispose()
 
 
-def _storage_error(exc: OperationalError) -> StorageError:
-    return StorageError(
-        f"the database could not be written or read ({exc.orig}): is the disk full or the file locked? "
-        "Nothing was half-written; free space and the work is taken again")
+_Work = TypeVar("_Work", AsyncSession, AsyncConnection)
+
+
+@asynccontextmanager
+async def _committed(work: _Work) -> AsyncIterator[_Work]:
+    """Commit on success, roll back on any error (a database error becomes a StorageError), always close."""
+    try:
+        yield work
+        await work.commit()
+    except OperationalError as exc:
+        await asyncio.shield(work.rollback())
+        raise StorageError(
+            f"the database could not be written or read ({exc.orig}): is the disk full or the file locked? "
+            "Nothing was half-written; free space and the work is taken again") from exc
+    except BaseException:
+        # Shielded: a unit of work cancelled mid-write (a stopping daemon) must still release the write lock, or
+        # the next writer waits for it in vain.
+        await asyncio.shield(work.rollback())
+        raise
+    finally:
+        await asyncio.shield(work.close())
 
 
 class _Checkpointer:
