@@ -65,7 +65,7 @@ class Inbox:
             return await s.get(Message, message_id)
 
     async def mark(self, message_ids: list[int], status: str, *, member_id: int | None = None) -> None:
-        async with self._db.session() as s:
+        async with self._db.transaction() as s:
             if member_id is None:
                 await s.execute(_MARK, {"ids": message_ids, "to_status": status})
             else:

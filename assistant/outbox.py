@@ -114,7 +114,7 @@ class Outbox:
     async def enqueue(self, reply: Reply, member_id: int | None, in_reply_to: int | None = None) -> int:
         """Store a reply for delivery. The same idempotency key twice stores it once (returns the first id)."""
         try:
-            async with self._db.session() as s:
+            async with self._db.transaction() as s:
                 row_id = int((await s.execute(_INSERT, _row(reply, member_id, in_reply_to))).scalar_one())
         except IntegrityError:
             async with self._db.session() as s:
