@@ -145,6 +145,35 @@ async def test_cached_tokens_count_the_shared_prefix_exactly(server: ScriptedMod
     assert usage["prompt_tokens"] > usage["prompt_tokens_details"]["cached_tokens"]
 
 
+async def test_cached_tokens_take_the_longest_prefix_of_any_earlier_prompt_in_the_window(
+    server: ScriptedModelServer,
+) -> None:
+    def body(*contents: str) -> dict[str, Any]:
+        return {"messages": [{"role": "user", "content": c} for c in contents]}
+
+    def cached(response: httpx.Response) -> int:
+        return int(response.json()["usage"]["prompt_tokens_details"]["cached_tokens"])
+
+    async with httpx.AsyncClient() as client:
+        url = server.openai_base_url + "/chat/completions"
+        await client.post(url, json=body("a" * 400, "x" * 400))  # the longest match, and the oldest prompt
+        await client.post(url, json=body("a" * 400))
+        for n in range(5):  # newer prompts that share less
+            await client.post(url, json=body("a" * 40 + str(n)))
+        late = await client.post(url, json=body("a" * 400, "x" * 400, "y"))
+        message = '{{"role":"user","content":"{}"}}'
+        whole_first = len("null\n" + message.format("a" * 400) + "\n" + message.format("x" * 400))
+        assert cached(late) == -(-whole_first // 4)  # the whole oldest prompt, not a newer prompt's shorter match
+
+    with ScriptedModelServer(prefix_history=2) as small:
+        async with httpx.AsyncClient() as client:
+            url = small.openai_base_url + "/chat/completions"
+            for content in ("q" * 400, "b", "c"):  # two newer prompts push the long one out of the window
+                await client.post(url, json=body(content))
+            evicted = await client.post(url, json=body("q" * 400))
+        assert cached(evicted) == -(-len('null\n{"role":"user","content":"') // 4)
+
+
 async def test_unknown_path_is_404(server: ScriptedModelServer) -> None:
     async with httpx.AsyncClient() as client:
         response = await client.post(server.openai_base_url + "/embeddings", json={})

@@ -57,6 +57,7 @@ class SentMessage:
     message_id: int
     raw_text: str = ""  # as the bot sent it
     document_name: str | None = None
+    received_at: float = field(default_factory=time.perf_counter, compare=False)  # when the stand-in took it
 
 
 @dataclass(frozen=True, slots=True)
