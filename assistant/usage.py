@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Select, case, func, select
 
 from assistant.config import BudgetConfig, ModelConfig
 from assistant.providers.base import Usage
@@ -31,6 +31,7 @@ __all__ = [
     "format_report",
     "reason_group",
     "register_commands",
+    "spend_query",
     "usage_report",
 ]
 
@@ -51,6 +52,19 @@ def _period_starts(now: datetime, timezone: str) -> tuple[datetime, datetime]:
     local = now.astimezone(ZoneInfo(timezone))
     day = local.replace(hour=0, minute=0, second=0, microsecond=0)
     return day, day.replace(day=1)
+
+
+def spend_query(member_id: int | None, day: datetime, month: datetime) -> Select[Any]:
+    """Spend of the member today and this month, and of the team today and this month. It reads only the calls
+    since the earlier of the two starts, through ``ix_model_calls_created_at``: it runs before every model call."""
+    mine = ModelCall.member_id == member_id if member_id is not None else ModelCall.member_id.is_(None)
+    today = ModelCall.created_at >= day
+    return select(
+        func.coalesce(func.sum(case((mine & today, ModelCall.cost), else_=0.0)), 0.0),
+        func.coalesce(func.sum(case((mine, ModelCall.cost), else_=0.0)), 0.0),
+        func.coalesce(func.sum(case((today, ModelCall.cost), else_=0.0)), 0.0),
+        func.coalesce(func.sum(ModelCall.cost), 0.0),
+    ).where(ModelCall.created_at >= min(day, month))
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,16 +105,9 @@ async def budget_state(db: Database, budgets: BudgetConfig, member_id: int | Non
     if not any(limits.values()):
         return None
     day, month = _period_starts(now, timezone)
-    mine = ModelCall.member_id == member_id if member_id is not None else ModelCall.member_id.is_(None)
-    today = ModelCall.created_at >= day
-    query = select(
-        func.coalesce(func.sum(case((mine & today, ModelCall.cost), else_=0.0)), 0.0),
-        func.coalesce(func.sum(case((mine, ModelCall.cost), else_=0.0)), 0.0),
-        func.coalesce(func.sum(case((today, ModelCall.cost), else_=0.0)), 0.0),
-        func.coalesce(func.sum(ModelCall.cost), 0.0),
-    ).where(ModelCall.created_at >= min(day, month))
     async with db.session() as session:
-        member_day, member_month, team_day, team_month = (await session.execute(query)).one()
+        member_day, member_month, team_day, team_month = (await session.execute(
+            spend_query(member_id, day, month))).one()
     spent = {"member daily": member_day, "member monthly": member_month, "team daily": team_day,
              "team monthly": team_month}
     states = [BudgetState(name, float(spent[name]), limit, budgets.warn_ratio)

@@ -5,18 +5,23 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from assistant.config import Config
 from assistant.context import ContextBuilder, transcript_line
 from assistant.messages import ChatKind, MemberScope, utcnow
 from assistant.providers.base import ChatMessage, ModelRequest
 from assistant.router import Router
+from assistant.storage.db import Database
 from assistant.storage.tables import ModelCall
+from assistant.usage import spend_query
 from tests.standins.model_server import ScriptedModelServer, ScriptedReply, ScriptedToolCall
 from tests.test_router_paths import ALICE, GROUP, HARD, PHONE, World, ask, open_world
 
@@ -73,6 +78,34 @@ async def test_team_budget_applies_to_everyone(make_config: Callable[..., Config
         assert routed.route.model == "small" and "budget: team daily 125%" in routed.route.reason
         unscoped = await w.router.complete(ask(HARD), role="heartbeat", scope=None)
         assert unscoped.route.model == "small"
+
+
+async def test_the_budget_sum_reads_only_the_current_period_also_on_a_database_from_the_first_release(
+        tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    db = Database(f"sqlite+aiosqlite:///{path}")
+    await db.migrate()
+    await db.aclose()
+    with sqlite3.connect(path) as conn:  # as 0.1.0 left it: no index on the call time, schema at 0001
+        conn.execute("DROP INDEX ix_model_calls_created_at")
+        conn.execute("UPDATE alembic_version SET version_num = '0001'")
+    db = Database(f"sqlite+aiosqlite:///{path}")
+    await db.migrate()
+    try:
+        now = utcnow()
+        async with db.session() as session:
+            session.add_all([ModelCall(member_id=1, role="chat", model="cloud", location="cloud", cost=1.0,
+                                       created_at=now - timedelta(days=400)),
+                             ModelCall(member_id=1, role="chat", model="cloud", location="cloud", cost=0.25,
+                                       created_at=now)])
+        query = spend_query(1, now - timedelta(hours=1), now - timedelta(days=2))
+        async with db.session() as session:
+            assert tuple((await session.execute(query)).one()) == (0.25, 0.25, 0.25, 0.25)
+            compiled = query.compile(dialect=db.engine.dialect, compile_kwargs={"literal_binds": True})
+            plan = " ".join(str(row[-1]) for row in await session.execute(text(f"EXPLAIN QUERY PLAN {compiled}")))
+        assert "USING INDEX ix_model_calls_created_at" in plan, plan
+    finally:
+        await db.aclose()
 
 
 async def test_caller_escalation_and_remembered_wrong_answers(make_config: Callable[..., Config],

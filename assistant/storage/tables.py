@@ -195,7 +195,11 @@ class TranscriptEntry(Base):
 
 class ModelCall(Base):
     __tablename__ = "model_calls"
-    __table_args__ = (Index("ix_model_calls_member_time", "member_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_model_calls_member_time", "member_id", "created_at"),
+        # Budgets sum the current day and month of everyone's calls (migration 0002).
+        Index("ix_model_calls_created_at", "created_at"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     member_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     role: Mapped[str] = mapped_column(String(32))
