@@ -49,6 +49,8 @@ _TRANSCRIPT = table_of(TranscriptEntry)
 _SESSIONS = table_of(Session)
 _APPEND = insert(_TRANSCRIPT)
 _TOUCH = update(_SESSIONS).where(_SESSIONS.c.id == bindparam("session")).values(updated_at=bindparam("at"))
+_ACTIVE_SESSION = select(_SESSIONS.c.id).where(_SESSIONS.c.key == bindparam("key"), _SESSIONS.c.active.is_(True))
+_ADD_SESSION = insert(_SESSIONS).returning(_SESSIONS.c.id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,14 +106,10 @@ class Agents:
         cached = self._sessions.get(scope.session_key)
         if cached is not None:
             return cached
-        async with self._s.db.session() as s:
-            row = (await s.execute(select(Session).where(Session.key == scope.session_key,
-                                                         Session.active.is_(True)))).scalar_one_or_none()
-            if row is None:
-                row = Session(key=scope.session_key, member_id=scope.member_id)
-                s.add(row)
-                await s.flush()
-            session_id: int = row.id
+        async with self._s.db.transaction() as conn:
+            found = (await conn.execute(_ACTIVE_SESSION, {"key": scope.session_key})).scalar()
+            session_id = int(found if found is not None else (await conn.execute(
+                _ADD_SESSION, {"key": scope.session_key, "member_id": scope.member_id})).scalar_one())
         self._sessions[scope.session_key] = session_id
         return session_id
 
