@@ -110,7 +110,7 @@ class App:
         db = Database(cfg.database_url)
         self._stoppers.append(db.aclose)
         await db.migrate()
-        db.start_checkpoints()
+        db.start_maintenance()
         router = Router(cfg, db, providers=self._providers, clock=self.clock)
         self._stoppers.append(router.aclose)
         tools = ToolRegistry()

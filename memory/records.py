@@ -10,7 +10,20 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, column, delete, func, literal_column, or_, select, table, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    column,
+    delete,
+    func,
+    literal_column,
+    or_,
+    select,
+    table,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from assistant.messages import MemberScope, utcnow
@@ -29,6 +42,7 @@ __all__ = [
     "keyword_search",
     "supersede",
     "unindex",
+    "visible_query",
 ]
 
 _fts = table(FTS_TABLE, column("rowid"), column("body"))
@@ -162,10 +176,15 @@ async def fetch_visible(session: AsyncSession, scope: MemberScope, ids: Iterable
     wanted = list(dict.fromkeys(ids))
     if not wanted:
         return {}
-    conds = [MemoryRecord.id.in_(wanted), readable_sql(scope), MemoryRecord.superseded_by.is_(None)]
-    conds += (window or Window()).sql()
-    rows = await session.scalars(select(MemoryRecord).where(*conds))
+    rows = await session.scalars(visible_query(scope, wanted, window))
     return {r.id: r for r in rows.all()}
+
+
+def visible_query(scope: MemberScope, ids: Sequence[int], window: Window | None = None) -> Select[MemoryRecord]:
+    """The rows among ``ids`` that ``scope`` may read and that are active."""
+    conds = [MemoryRecord.id.in_(ids), readable_sql(scope), MemoryRecord.superseded_by.is_(None)]
+    conds += (window or Window()).sql()
+    return select(MemoryRecord).where(*conds)
 
 
 async def keyword_search(session: AsyncSession, scope: MemberScope, query: str, n: int, window: Window,

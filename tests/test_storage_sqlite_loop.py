@@ -18,9 +18,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from assistant.errors import StorageError
+from assistant.messages import ChatKind, MemberScope
 from assistant.storage.db import Database, engine_url
 from assistant.storage.sqlite_loop import DRIVER, LoopSQLiteDialect, is_write
 from assistant.storage.tables import Message
+from memory.records import visible_query
 
 WAIT = 5.0  # upper bound for anything that should happen "at once"; never reached when the code is right
 # The loop is "not blocked" when no gap between two ticks of a 5 ms ticker exceeds this. The dialect may block the
@@ -569,7 +571,7 @@ async def test_background_checkpoints_copy_the_log_into_the_database_file(tmp_pa
             for _ in range(200):  # ~200 KB: far below the 1,000 pages at which SQLite would checkpoint by itself
                 await s.execute(text("INSERT INTO blobs VALUES (:b)"), {"b": "x" * 1000})
         before = (tmp_path / "cp.db").stat().st_size
-        db.start_checkpoints(every_s=0.02)
+        db.start_maintenance(checkpoint_every_s=0.02)
         async with asyncio.timeout(10):
             # A file growing raises no event: look at it until the checkpointer has copied the log in.
             while (tmp_path / "cp.db").stat().st_size < before + 150_000:  # noqa: ASYNC110
@@ -578,11 +580,43 @@ async def test_background_checkpoints_copy_the_log_into_the_database_file(tmp_pa
             assert (await s.execute(text("SELECT count(*) FROM blobs"))).scalar_one() == 200
     finally:
         await db.aclose()
-    assert db._checkpoints is None
+    assert db._maintenance is None
+
+
+async def test_background_statistics_let_a_fetch_by_id_use_the_primary_key(tmp_path: Path) -> None:
+    path = tmp_path / "stats.db"
+    db = Database(f"sqlite:///{path}")
+    try:
+        await db.migrate()
+        async with db.session() as s:  # one member's private memory, as a long-used install holds it
+            await s.execute(text(
+                "INSERT INTO memory_records (id, text, kind, visibility, owner_member_id, source_ref, speaker, "
+                "said_at, day, confidence, importance, trusted, private, vector_state, created_at, updated_at) "
+                "VALUES (:id, 'a note', 'note', 'private', 1, '', 'Ann', :at, '', 0.8, 0.5, 1, 1, 'synced', :at, "
+                ":at)"), [{"id": i, "at": "2026-01-01 00:00:00"} for i in range(1, 5001)])
+        scope = MemberScope(1, "Ann", "cli", "ann", ChatKind.DIRECT)
+        sql = str(visible_query(scope, list(range(1, 101))).compile(
+            dialect=db.engine.dialect, compile_kwargs={"literal_binds": True}))
+
+        def plan() -> str:
+            conn = sqlite3.connect(path)  # a new connection loads the statistics there are
+            try:
+                return " ".join(str(row[-1]) for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}"))
+            finally:
+                conn.close()
+
+        # Without statistics SQLite takes the scope index for selective and reads every record of the member.
+        assert "ix_memory_scope" in plan()
+        db.start_maintenance(checkpoint_every_s=0.01)
+        async with asyncio.timeout(10):
+            while "INTEGER PRIMARY KEY" not in plan():  # noqa: ASYNC110 - statistics raise no event
+                await asyncio.sleep(0.02)
+    finally:
+        await db.aclose()
 
 
 async def test_an_in_memory_database_has_no_checkpointer() -> None:
     db = Database("sqlite+aiosqlite:///:memory:")
-    db.start_checkpoints(every_s=0.01)
-    assert db._checkpoints is None
+    db.start_maintenance(checkpoint_every_s=0.01)
+    assert db._maintenance is None
     await db.aclose()

@@ -221,6 +221,7 @@ async def main(people: int, scales: list[int]) -> dict[str, object]:
     queries = [q.text for q in questions][:200]
     for target in scales:
         await grow(db, store, target, scope, embedder.dim, rnd)
+        await db.analyze()  # as the daemon's maintenance does within the hour of such growth
         figures[f"latency_{target}"] = await latency(store, scope, queries)
     figures["rss_mb"] = round(proc.memory_info().rss / 2**20, 1)
     await store.aclose()
