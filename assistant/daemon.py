@@ -61,7 +61,8 @@ class App:
 
     def __init__(self, config: Config, *, channels: Sequence[Channel] | None = None,
                  providers: Mapping[str, ModelProvider] | None = None, clock: Clock | None = None,
-                 scheduler: bool = True, dashboard: bool = True, status_file: bool = True) -> None:
+                 scheduler: bool = True, dashboard: bool = True, status_file: bool = True,
+                 before_channels: Callable[[], None] | None = None) -> None:
         self.config = config
         if channels is None:  # the daemon: every IM channel the config enables
             channels = build_channels(config, on_chat_migrated=self._chat_migrated)
@@ -72,6 +73,8 @@ class App:
         self._scheduler_on = scheduler
         self._dashboard_on = dashboard
         self._status_on = status_file
+        # Called once everything is built and before the first message can arrive (the daemon settles its heap).
+        self._before_channels = before_channels
         self.started_at: datetime | None = None
         self.last_event_at: dict[str, datetime] = {}
         self._stoppers: list[Any] = []
@@ -143,6 +146,8 @@ class App:
         await self.dispatcher.start()
         self._stoppers.append(lambda: self.dispatcher.aclose(SHUTDOWN_DRAIN_S))
         await self._prepare_channels(services)
+        if self._before_channels is not None:
+            self._before_channels()
         for channel in self.channels.values():
             await channel.start(self.deliver)
             self._stoppers.insert(channels_stop_at, channel.stop)

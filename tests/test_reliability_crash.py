@@ -132,6 +132,25 @@ async def test_a_reply_pending_at_start_is_sent_on_the_first_attempt(make_config
     assert row.attempts == 1
 
 
+async def test_the_start_up_hook_runs_before_any_channel_can_deliver(make_config: Any,
+                                                                    model_server: ScriptedModelServer) -> None:
+    """The daemon settles its heap (a 50-70 ms collection) in this hook: a message must not wait for it."""
+    config = make_config(models={"standin": local_model(model_server)})
+    order: list[str] = []
+    channel = _SlowStartChannel()
+    channel.CONNECT_S = 0.0
+    original_start = channel.start
+
+    async def start(deliver: Deliver) -> None:
+        order.append("channel started")
+        await original_start(deliver)
+
+    channel.start = start  # type: ignore[method-assign]
+    async with App(config, channels=[channel], scheduler=False, dashboard=False, status_file=False,
+                   before_channels=lambda: order.append("hook")):
+        assert order == ["hook", "channel started"]
+
+
 class _SlowStartChannel:
     """A platform that takes a moment to connect (token fetch, getMe) and refuses sends until then, as the
     Telegram and Feishu adapters do."""
