@@ -86,9 +86,11 @@ async def test_the_budget_sum_reads_only_the_current_period_also_on_a_database_f
     db = Database(f"sqlite+aiosqlite:///{path}")
     await db.migrate()
     await db.aclose()
-    with sqlite3.connect(path) as conn:  # as 0.1.0 left it: no index on the call time, schema at 0001
+    conn = sqlite3.connect(path)  # as 0.1.0 left it: no index on the call time, schema at 0001
+    with conn:
         conn.execute("DROP INDEX ix_model_calls_created_at")
         conn.execute("UPDATE alembic_version SET version_num = '0001'")
+    conn.close()
     db = Database(f"sqlite+aiosqlite:///{path}")
     await db.migrate()
     try:
