@@ -19,7 +19,11 @@ def register_commands(registry: CommandRegistry) -> None:
             if cmd.admin_only and not ctx.scope.is_admin:
                 continue
             lines.append(f"/{cmd.name} — {cmd.help}")
-        lines.append("Anything else is a message to your assistant.")
+        lines.append("Anything else is a message to your assistant. Plain words work too, with no model: "
+                     "\"remind me every weekday at 9am to check the build\", \"remember that ...\", \"forget ...\", "
+                     "\"what do you remember about me\".")
+        if ctx.scope.channel == "console":
+            lines.append("/quit or /exit (or Ctrl-D, Ctrl-C) leaves the chat.")
         return "\n".join(lines)
 
     async def new(args: str, ctx: CommandContext) -> str:

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from assistant.agent import Agents, TurnRequest, TurnResult
 from assistant.commands import CommandContext, CommandRegistry, parse_command
 from assistant.inbox import Inbox, to_inbound
+from assistant.intents import answer_without_model
 from assistant.members import Directory
 from assistant.messages import ChatKind, Inbound, MemberScope, Reply, utcnow
 from assistant.outbox import Outbox
@@ -170,6 +171,12 @@ class Dispatcher:
             return
         if access.reason:
             await self._answer(msg, [message_id], scope.member_id, f"Not active here yet: {access.reason}.")
+            return
+        # Plain words the parsers read ("remind me every weekday at 9am to ...") are done here, with no model.
+        ctx = CommandContext(scope=scope, services=self._services, inbound=msg)  # type: ignore[arg-type]
+        plain = await answer_without_model(ctx, self._commands)
+        if plain is not None:
+            await self._answer(msg, [message_id], scope.member_id, plain)
             return
         item = _Item(message_id, msg, scope)
         delegation = parse_delegation(msg.text) if msg.chat_kind is ChatKind.GROUP else None

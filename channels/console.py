@@ -1,13 +1,15 @@
 """The console channel: the local terminal as a chat, so anyone can try teamclaw with no IM account.
 
 ``say`` plays a member writing (in a direct chat, or in a group when ``group`` is given); replies are printed and
-handed to whoever waits for them. The interactive loop lives in the CLI (``teamclaw chat``).
+handed to whoever waits for them. The interactive loop lives in the CLI (``teamclaw chat``); ``TerminalLines`` reads
+what is typed there, and ``is_leave`` says which lines end it (/quit, /exit; Ctrl-D and Ctrl-C end it too).
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import threading
 import uuid
 from collections.abc import Callable
 
@@ -15,9 +17,43 @@ from assistant.errors import ChannelError
 from assistant.messages import ChatKind, Inbound, Reply, SentRef
 from channels.base import Deliver
 
-__all__ = ["ConsoleChannel"]
+__all__ = ["LEAVE_WORDS", "ConsoleChannel", "TerminalLines", "is_leave"]
 
 BOT_MENTION = "@bot"
+LEAVE_WORDS = frozenset({"/quit", "/exit"})
+
+
+def is_leave(line: str) -> bool:
+    """Whether a typed line ends the chat ("/quit", "/exit", in any case, with or without spaces around)."""
+    return line.strip().lower() in LEAVE_WORDS
+
+
+class TerminalLines:
+    """Lines typed in the terminal. Each ``input()`` runs in a daemon thread of its own: a read still waiting when
+    Ctrl-C stops the loop must not hold the process open, as it would in asyncio's executor (whose shutdown
+    waits for its threads, so the chat would hang until Enter)."""
+
+    async def read(self, prompt: str) -> str | None:
+        """The next line, or None at the end of input (Ctrl-D)."""
+        loop = asyncio.get_running_loop()
+        line: asyncio.Future[str | None] = loop.create_future()
+
+        def settle(value: str | None) -> None:
+            if not line.done():
+                line.set_result(value)
+
+        def read_one() -> None:
+            try:
+                value: str | None = input(prompt)
+            except (EOFError, KeyboardInterrupt):
+                value = None
+            try:
+                loop.call_soon_threadsafe(settle, value)
+            except RuntimeError:
+                pass  # the loop closed while this read waited: nobody wants the line any more
+
+        threading.Thread(target=read_one, name="console-input", daemon=True).start()
+        return await line
 
 
 class ConsoleChannel:

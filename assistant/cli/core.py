@@ -118,13 +118,16 @@ def chat(
     _workspace_defaults(cfg)
     session_id = session or uuid.uuid4().hex[:8]
     out = Console()
-    asyncio.run(_chat(cfg, user, group, message, session_id, timeout, as_json, out))
+    try:
+        asyncio.run(_chat(cfg, user, group, message, session_id, timeout, as_json, out))
+    except KeyboardInterrupt:
+        out.print("\nbye", style="dim")  # Ctrl-C: the app has closed cleanly by the time this runs
 
 
 async def _chat(cfg: Config, user: str, group: str | None, message: str | None, session_id: str, timeout: float,
                 as_json: bool, out: Console) -> None:
     from assistant.daemon import App
-    from channels.console import ConsoleChannel
+    from channels.console import ConsoleChannel, TerminalLines, is_leave
 
     def show(reply: Reply) -> None:
         if message is None:
@@ -145,15 +148,15 @@ async def _chat(cfg: Config, user: str, group: str | None, message: str | None, 
                 typer.echo(reply.text)
                 typer.echo(f"(session {session_id})", err=True)
             return
-        out.print(f"teamclaw {__version__} — session {session_id}. Ctrl-D to leave; /help lists commands.",
-                  style="dim")
+        out.print(f"teamclaw {__version__} — session {session_id}. /quit, /exit, Ctrl-D or Ctrl-C leave; /help lists "
+                  "commands.", style="dim")
         speaker = user
+        lines = TerminalLines()
         while True:
-            try:
-                line = await asyncio.to_thread(input, f"{speaker}> ")
-            except EOFError:
+            typed = await lines.read(f"{speaker}> ")
+            if typed is None or is_leave(typed):
                 break
-            line = line.strip()
+            line = typed.strip()
             if not line:
                 continue
             if group is not None and ":" in line.split(" ", 1)[0]:

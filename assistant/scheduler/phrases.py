@@ -18,7 +18,9 @@ from typing import Literal
 from assistant.errors import ScheduleError
 from assistant.scheduler.triggers import TriggerSpec, crontab_fields, zone
 
-__all__ = ["WEEKDAY_NAMES", "WEEKDAY_TITLES", "Lang", "ParsedWhen", "When", "detect_lang", "parse_when"]
+__all__ = [
+    "WEEKDAY_NAMES", "WEEKDAY_TITLES", "Lang", "ParsedWhen", "When", "detect_lang", "parse_when", "schedule_length",
+]
 
 Lang = Literal["en", "zh"]
 _CJK = re.compile(r"[\u3400-\u9fff\uff00-\uffef]")
@@ -223,3 +225,15 @@ def parse_when(text: str, *, timezone: str, now: datetime, default_time: time = 
             f"“{source[:end].strip()}”之后的“{rest.strip()}”没能理解；请换个说法",
         ))
     return ParsedWhen(trigger=trigger, description=description, rest=strip_lead(rest), lang=lang)
+
+
+def schedule_length(text: str, *, timezone: str, now: datetime) -> int:
+    """How many characters at the start of ``text`` read as a schedule (0: none). Nothing is built, so a schedule
+    that ``parse_when`` would refuse (a time in the past, "at 5") still counts: the caller asks it to say why."""
+    from assistant.scheduler import phrases_en, phrases_zh
+
+    when = When(now, timezone, time(9, 0), detect_lang(text))
+    ends = [found[0] for matcher in (_cron_match, phrases_zh.match, phrases_en.match)
+            if (found := matcher(text, when)) is not None]
+    return max(ends, default=0)
+
