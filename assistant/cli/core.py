@@ -42,14 +42,20 @@ def _workspace_defaults(config: Config) -> None:
 
 
 def init(config: ConfigOption = None,
-         force: Annotated[bool, typer.Option(help="Overwrite an existing config file.")] = False) -> None:
+         force: Annotated[bool, typer.Option(help="Overwrite an existing config file.")] = False,
+         discover: Annotated[bool, typer.Option(help="Look for a local model server (Ollama, LM Studio, llama.cpp "
+                                                     "server, MLX, vLLM) on its usual port and use it.")] = True,
+         ) -> None:
     """Write a commented config file and create the data folder."""
     path = config_path(config)
     if path.exists() and not force:
         typer.echo(f"{path} exists already; keep it, or pass --force to overwrite it.")
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(_TEMPLATE.read_text(encoding="utf-8"), encoding="utf-8")
+        text = _TEMPLATE.read_text(encoding="utf-8")
+        if discover:
+            text += _found_model_text()
+        path.write_text(text, encoding="utf-8")
         path.chmod(0o600)
         typer.echo(f"wrote {path}")
     cfg = load_config(path)
@@ -57,6 +63,23 @@ def init(config: ConfigOption = None,
     _workspace_defaults(cfg)
     typer.echo(f"data folder: {cfg.data_dir}")
     typer.echo("next: `teamclaw chat` to talk to it here, or enable a channel and `teamclaw run`.")
+
+
+def _found_model_text() -> str:
+    """The ``[models.*]`` table of the best local model server answering here, as TOML to append ("" if none)."""
+    import tomli_w
+
+    from assistant.providers.discovery import discover, model_table
+
+    found = asyncio.run(discover())
+    if not found:
+        typer.echo("no local model server answers here (Ollama, LM Studio, llama.cpp server, MLX, vLLM): the "
+                   "bundled small model answers; `teamclaw onboard` adds a real one")
+        return ""
+    server = found[0]
+    typer.echo(f"found {server.name} at {server.base_url}: using its model {server.best} (marked local)")
+    return ("\n# Found on this machine by `teamclaw init`: a local model server, so private requests may use it.\n"
+            + tomli_w.dumps({"models": {server.name: model_table(server)}}))
 
 
 def run(config: ConfigOption = None) -> None:

