@@ -11,21 +11,28 @@ import asyncio
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from assistant.config import Role
 from assistant.context import ContextBuilder, estimate_tokens
-from assistant.errors import BudgetExceeded, ContextOverflow, PrivacyViolation, ProviderError
-from assistant.messages import MemberScope, utcnow
+from assistant.errors import BudgetExceeded, ContextOverflow, NoLocalModel, PrivacyViolation, ProviderError
+from assistant.media.intake import Prepared, Received
+from assistant.messages import ChatKind, MemberScope, utcnow
+from assistant.privacy import KIND_LABELS
 from assistant.providers.base import ChatMessage, ModelRequest, ModelResponse
 from assistant.router import Routed
+from assistant.sensitivity import judge
 from assistant.services import Services
 from assistant.storage.tables import Session, TranscriptEntry, table_of
 from assistant.tools import ToolContext
+
+if TYPE_CHECKING:
+    from memory.render import MemoryBlock
 
 __all__ = ["Agents", "TurnRequest", "TurnResult"]
 
@@ -33,6 +40,9 @@ log = logging.getLogger(__name__)
 
 HISTORY_TOOL_RESULT_CHARS = 4_000
 _DEGRADED_WORDS = {"vision": "images", "audio": "audio", "video": "video"}
+_MEDIA_NEEDS = frozenset({"vision", "audio", "video"})
+# The line dispatch adds per attachment ("[attached image: photo.jpg]").
+_ATTACHMENT_NOTE = re.compile(r"^\[attached (?:image|file|audio|video)(?:: .*)?\]$")
 # What a delegated task may use: tools that read the public web, nothing of the member it runs for.
 DELEGATED_TOOLS = frozenset({"web_fetch", "web_search"})
 # A model that says it is unsure gets a second opinion one tier up (only when such a model exists).
@@ -65,6 +75,12 @@ class TurnRequest:
     # Scheduled jobs and heartbeats run without a session history of their own.
     ephemeral: bool = False
     role: Role = "chat"
+    # In a group: the member's direct chat on this platform, where an answer that needs their private memory goes
+    # (None where the bot cannot start one).
+    direct_chat_id: str | None = None
+    # Files the member sent with these messages; the turn downloads and reads them (``media``) before routing.
+    attachments: tuple[Received, ...] = ()
+    media: Prepared | None = None
 
 
 @dataclass
@@ -81,6 +97,46 @@ class TurnResult:
     # ``save_turn`` in the same transaction that stores the reply; empty for turns that keep no history.
     session_id: int | None = None
     entries: list[ChatMessage] = field(default_factory=list)
+    # Set when a group message was answered in the member's direct chat (the answer needed their private memory).
+    direct_chat_id: str | None = None
+    # The member's words as the turn read them (with transcripts and document text), for memory; "" = req.text.
+    heard: str = ""
+
+
+def _said_anything(text: str) -> bool:
+    """Whether the member wrote something besides the notes naming their attachments."""
+    return any(line.strip() and not _ATTACHMENT_NOTE.match(line.strip()) for line in text.splitlines())
+
+
+def stays_local_reply(exc: NoLocalModel) -> str:
+    """What a member is told when a turn must stay on this machine and no local model can take it."""
+    if exc.configured:
+        return ("This message has to stay on this machine, and the local model that answers such messages did "
+                "not respond. Nothing was sent to a cloud model. An admin can check it with `teamclaw doctor`.")
+    if exc.kinds:
+        found = ", ".join(dict.fromkeys(KIND_LABELS.get(k, k) for k in exc.kinds))
+        why = f"Your message contains personal data ({found}), which stays on this machine."
+    else:
+        why = "You or this chat are set to keep everything on this machine."
+    return (f"{why} Nothing was sent to a cloud model, and no local model is set up to answer it. To get answers "
+            "to messages like this, an admin can add a local model (`teamclaw onboard` finds Ollama and LM "
+            "Studio), or turn on redaction for you or this chat (routing.redaction_members / redaction_chats), "
+            "which sends placeholders instead and puts the values back into the answer.")
+
+
+def _without_sensitive(history: list[ChatMessage]) -> list[ChatMessage]:
+    """History fit for a cloud model: sensitive user and assistant messages dropped; a sensitive tool step kept as
+    a placeholder so each tool call still has its result."""
+    kept: list[ChatMessage] = []
+    for m in history:
+        if not m.private:
+            kept.append(m)
+        elif m.role == "tool":
+            kept.append(replace(m, content="(withheld: sensitive, kept on this machine)", private=False))
+        elif m.tool_calls:
+            calls = tuple(replace(c, arguments="{}") for c in m.tool_calls)
+            kept.append(replace(m, content="", tool_calls=calls, private=False))
+    return kept
 
 
 def _limit_reached_reply(steps: int) -> str:
@@ -128,14 +184,18 @@ class Agents:
             return
         message_id = req.inbound_ids[-1] if req.inbound_ids else None
         now = utcnow()
-        rows = [
-            dict(session_id=result.session_id, role=m.role,
-                 content=m.content if m.role != "tool" else m.content[:HISTORY_TOOL_RESULT_CHARS],
-                 tool_calls=[{"id": c.id, "name": c.name, "arguments": c.arguments} for c in m.tool_calls] or None,
-                 tool_call_id=m.tool_call_id, name=m.name, message_id=message_id, private=m.private,
-                 compacted=False, created_at=now)
-            for m in result.entries
-        ]
+        rows = []
+        for m in result.entries:
+            # Each entry keeps its sensitivity verdict: what the detector finds in it, or the flag it came with
+            # (the turn ran on a local model because it was private; a tool read the member's private files).
+            verdict = judge("\n".join([m.content, *(c.arguments for c in m.tool_calls)]), local_only=m.private)
+            rows.append(dict(
+                session_id=result.session_id, role=m.role,
+                content=m.content if m.role != "tool" else m.content[:HISTORY_TOOL_RESULT_CHARS],
+                tool_calls=[{"id": c.id, "name": c.name, "arguments": c.arguments} for c in m.tool_calls] or None,
+                tool_call_id=m.tool_call_id, name=m.name, message_id=message_id, private=verdict.private,
+                sensitive_kinds=verdict.kinds_text, detector_version=verdict.version, compacted=False,
+                created_at=now))
         await s.execute(_APPEND, rows)
         await s.execute(_TOUCH, {"session": result.session_id, "at": now})
 
@@ -153,12 +213,21 @@ class Agents:
             profile = await self._s.memory.profile_text(scope)
         return self._context.system_prompt(skills_index=skills_index, profile=profile)
 
-    async def _memory(self, scope: MemberScope, text: str, delegated: bool) -> tuple[str, bool]:
+    async def _memory(self, req: TurnRequest, *, keep_local: bool) -> MemoryBlock | None:
+        """Recalled memory for the turn. A delegated task and a reply the whole group reads get none of the
+        member's private-visibility memory; without a local model, sensitive memory stays out too (it could only
+        make the turn unanswerable)."""
         if self._s.memory is None or self._s.config.memory.recall_k == 0:
-            return "", False
-        block = await self._s.memory.context_block(scope, text, self._s.config.memory.recall_token_budget,
-                                                   include_private=not delegated)
-        return block.text, bool(block.private)
+            return None
+        shared = req.delegated_by is not None or req.scope.chat_kind is ChatKind.GROUP
+        block: MemoryBlock = await self._s.memory.context_block(
+            req.scope, req.text, self._s.config.memory.recall_token_budget, include_private=not shared,
+            include_sensitive=keep_local)
+        return block
+
+    @staticmethod
+    def _direct_scope(scope: MemberScope, chat_id: str) -> MemberScope:
+        return replace(scope, chat_id=chat_id, chat_kind=ChatKind.DIRECT, thread_id=None)
 
     async def _maybe_compact(self, scope: MemberScope, session_id: int, messages: list[ChatMessage],
                              *, force: bool = False) -> bool:
@@ -183,13 +252,61 @@ class Agents:
         models = self._s.config.all_models()
         return (models[last.model].tier + 1) if last is not None and last.model in models else 1
 
+    # ---- files the member sent ---------------------------------------------------------------------------
+    async def _read_media(self, req: TurnRequest) -> TurnRequest:
+        """Download and read the turn's files once (a turn re-run for a direct answer keeps what was read).
+        Their text joins the member's message; the needs become what the converted files need (a voice note
+        needs no audio model once transcribed)."""
+        if not req.attachments or req.media is not None or self._s.media is None or req.delegated_by is not None:
+            return req
+        prepared: Prepared = await self._s.media.prepare(req.scope, req.attachments)
+        text = "\n".join(part for part in (req.text, prepared.text) if part)
+        return replace(req, text=text, media=prepared, needs=(req.needs - _MEDIA_NEEDS) | prepared.needs)
+
+    async def _refused_only(self, req: TurnRequest, media: Prepared) -> TurnResult:
+        """The member sent only files that were refused (too large, a type not taken): say so, ask no model."""
+        result = TurnResult(text="\n".join(media.refused))
+        if not req.ephemeral:
+            result.session_id = await self.session_id(req.scope)
+            result.entries = [self._context.user_message(req.scope, req.text, req.sent_at),
+                              ChatMessage(role="assistant", content=result.text)]
+        return result
+
+    def _media_notes(self, req: TurnRequest, media: Prepared, result: TurnResult) -> str:
+        """The answer, after what was refused and, when the files went to another model than the one that
+        usually answers this member, which one looked at them."""
+        lines = list(media.refused)
+        if media.images and result.models:
+            looked = result.models[0]
+            usual = self._s.router.decide(ModelRequest(messages=(ChatMessage(role="user", content=req.text),)),
+                                          role="chat", scope=req.scope, private=result.private).model
+            if looked != usual:
+                what = "video" if "video" in media.needs or any(a.attachment.kind == "video"
+                                                                for a in req.attachments) else "picture"
+                lines.append(f"(The {what} was looked at by {looked}.)")
+        return "\n".join([*lines, "", result.text]) if lines else result.text
+
     # ---- the turn ----------------------------------------------------------------------------------------
     async def turn(self, req: TurnRequest, on_commit: Callable[[], None] | None = None) -> TurnResult:
+        req = await self._read_media(req)
+        if req.media is not None and req.media.refused and not req.media.usable and not _said_anything(req.text):
+            return await self._refused_only(req, req.media)
         scope = req.scope
         delegated = req.delegated_by is not None
+        keep_local = bool(self._s.router.local_models())
+        recalled = await self._memory(req, keep_local=keep_local)
+        if recalled is not None and recalled.withheld_private and req.direct_chat_id is not None:
+            # The answer needs what the member told the assistant privately: it is given in their direct chat,
+            # as a turn of that chat, and the group is told so in one line (dispatch).
+            direct = replace(req, scope=self._direct_scope(scope, req.direct_chat_id), inbound_ids=(),
+                             direct_chat_id=None)
+            result = await self.turn(direct, on_commit)
+            result.direct_chat_id = req.direct_chat_id
+            return result
+        memory_text = recalled.text if recalled is not None else ""
+        memory_private = bool(recalled is not None and recalled.private)
         session_id = None if req.ephemeral else await self.session_id(scope)
         system = await self._system(scope, delegated)
-        memory_text, memory_private = await self._memory(scope, req.text, delegated)
         transcript = ""
         if req.inbound_ids:
             transcript = await self._context.group_transcript(
@@ -197,13 +314,21 @@ class Agents:
         note = f"(Task delegated by {req.delegated_by}.)" if delegated else ""
         history = [] if session_id is None else await self._context.history(session_id,
                                                                             self._agent_cfg.history_messages)
+        if not keep_local:
+            # No model could take sensitive history: leave it out rather than keep the member from any answer.
+            history = _without_sensitive(history)
         if delegated:
             # A delegated task acts for another member: it sees what the member said and was answered in this
             # group (the group saw it too), never tool results or anything private; it writes nothing to the
             # member's session; and it may use only tools that touch nothing of the member's own.
             history = [m for m in history if m.role in ("user", "assistant") and not m.tool_calls and not m.private]
+        media = req.media
+        if media is not None and media.sensitive:
+            memory_private = True  # what the files say (or where they were sent) keeps this turn on this machine
         user = self._context.user_message(scope, req.text, req.sent_at, memory=memory_text, transcript=transcript,
                                           private=memory_private, note=note)
+        if media is not None and media.images:
+            user = replace(user, parts=media.images)  # this turn only: the history keeps the words
         stored_user = self._context.user_message(scope, req.text, req.sent_at, private=memory_private)
         messages = [ChatMessage(role="system", content=system), *history, user]
         if session_id is not None and not delegated and await self._maybe_compact(scope, session_id, messages):
@@ -221,6 +346,11 @@ class Agents:
                                  max_steps=self._agent_cfg.max_steps, min_tier=min_tier)
         except TimeoutError:
             result.text = result.text or "That took too long, so I stopped. Try a smaller request."
+        except NoLocalModel as exc:
+            log.warning("turn for member %s: must stay local and no local model took it (%s)", scope.member_id,
+                        ", ".join(exc.kinds) or ", ".join(exc.flags))
+            result.text = stays_local_reply(exc)
+            result.private = False  # the explanation itself holds nothing sensitive
         except PrivacyViolation:
             log.warning("turn for member %s: private request and no local model reachable", scope.member_id)
             result.text = ("This conversation contains private information, and the local model that must answer "
@@ -235,6 +365,9 @@ class Agents:
             what = " or ".join(_DEGRADED_WORDS.get(d, d) for d in result.degraded)
             result.text = (f"(None of the models I may use here can take {what}, so I answered from the text "
                            f"alone.)\n\n{result.text}")
+        if media is not None:
+            result.text = self._media_notes(req, media, result)
+            result.heard = req.text
         if session_id is not None and not delegated:
             new_entries.append(ChatMessage(role="assistant", content=result.text, private=result.private))
             result.session_id, result.entries = session_id, new_entries
@@ -247,7 +380,7 @@ class Agents:
             return
         router = self._s.router if self._s.config.memory.model_extraction else None
         try:
-            await self._s.memory.observe_turn(req.scope, req.text, result.text,
+            await self._s.memory.observe_turn(req.scope, result.heard or req.text, result.text,
                                               req.inbound_ids[-1] if req.inbound_ids else None, router=router)
         except Exception:
             log.exception("memory: observing the turn failed")

@@ -28,6 +28,7 @@ __all__ = [
     "FeishuConfig",
     "HeartbeatConfig",
     "LoggingConfig",
+    "MediaConfig",
     "MemoryConfig",
     "ModelConfig",
     "RoutingConfig",
@@ -85,6 +86,9 @@ class StorageConfig(_Section):
     url: str = ""
     # Empty means embedded chroma under <home>/vectors; "http://host:8000" uses a Chroma server.
     chroma_url: str = ""
+    # Several processes on one PostgreSQL: how long a dead process's leases (member lanes, the Telegram poller,
+    # the Feishu long connection) block the others before they take over. Renewed every third of it.
+    lease_ttl_s: float = Field(default=10.0, ge=1.0, le=300.0)
 
 
 Ability = Literal["tools", "vision", "audio", "video", "long_context", "json"]
@@ -139,8 +143,14 @@ class RoutingConfig(_Section):
     fallbacks: dict[Role, list[str]] = Field(default_factory=dict)
     # Ask the local model for a second opinion when the deterministic detectors find nothing.
     privacy_second_opinion: bool = False
-    # Replace personal data by placeholders before a cloud call and restore it in the answer.
+    # Replace personal data by placeholders before a cloud call and restore it in the answer: for everyone, or
+    # only for these members ("member:ID" or "channel:user_id") and chats ("channel:chat_id").
     redaction: bool = False
+    redaction_members: list[str] = Field(default_factory=list)
+    redaction_chats: list[str] = Field(default_factory=list)
+    # With no local model configured, use the bundled small one for private work; false: a cloud-only team,
+    # where a message that must stay on this machine is not answered (the member is told why).
+    bundled_model: bool = True
     # Chats and members (as "channel:id") whose every call stays local.
     private_chats: list[str] = Field(default_factory=list)
     private_members: list[str] = Field(default_factory=list)
@@ -319,6 +329,35 @@ class ToolsConfig(_Section):
     mcp_timeout_s: float = Field(default=30.0, gt=0)
 
 
+class MediaConfig(_Section):
+    """What members send besides text: photos, voice notes, documents, videos (see docs/groups.md)."""
+
+    enabled: bool = True
+    # A file larger than this is not downloaded; the member is told so and nothing is stored.
+    max_bytes: int = Field(default=20_000_000, gt=0)
+    # Accepted types, as MIME patterns ("image/*", "application/pdf"); checked on the file's own bytes.
+    allowed_types: list[str] = Field(default_factory=lambda: [
+        "image/*", "audio/*", "video/*", "application/pdf", "text/*", "application/json"])
+    # Text taken from a document (PDF, text file) into the member's message, at most.
+    extract_max_chars: int = Field(default=20_000, ge=0)
+    pdf_max_pages: int = Field(default=50, ge=1)
+    # Speech to text: an OpenAI-compatible API root serving /audio/transcriptions (a local whisper server, or a
+    # cloud one); empty: voice notes are not transcribed. A cloud endpoint never gets audio from a local-only
+    # member or chat.
+    transcribe_url: str = ""
+    transcribe_model: str = "whisper-1"
+    transcribe_location: Literal["local", "cloud"] = "local"
+    transcribe_api_key: SecretStr | None = None
+    transcribe_api_key_env: str | None = None
+    transcribe_timeout_s: float = Field(default=120.0, gt=0)
+    # Video: this many frames, evenly spread, go to the model with the audio track's transcript (needs ffmpeg).
+    video_frames: int = Field(default=4, ge=1, le=16)
+    video_frame_width: int = Field(default=768, ge=64, le=2048)
+
+    def transcribe_key(self) -> str | None:
+        return _secret(self.transcribe_api_key, self.transcribe_api_key_env)
+
+
 class DashboardConfig(_Section):
     enabled: bool = True
     host: str = "127.0.0.1"
@@ -361,6 +400,7 @@ class Config(_Section):
     scheduler: SchedulerConfig = SchedulerConfig()
     heartbeat: HeartbeatConfig = HeartbeatConfig()
     tools: ToolsConfig = ToolsConfig()
+    media: MediaConfig = MediaConfig()
     dashboard: DashboardConfig = DashboardConfig()
     logging: LoggingConfig = LoggingConfig()
 
@@ -379,7 +419,7 @@ class Config(_Section):
     def all_models(self) -> dict[str, ModelConfig]:
         """Configured models, plus the bundled local model when no local model is configured."""
         models = dict(self.models)
-        if not any(m.location == "local" for m in models.values()):
+        if self.routing.bundled_model and not any(m.location == "local" for m in models.values()):
             models[LOCAL_MODEL_NAME] = ModelConfig(
                 provider="local", location="local", context_window=8192, tier=0, abilities=["json"],
                 max_output_tokens=256,

@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -24,12 +24,13 @@ from assistant.agent import Agents, TurnRequest, TurnResult
 from assistant.commands import CommandContext, CommandRegistry, parse_command
 from assistant.inbox import Inbox, to_inbound
 from assistant.intents import answer_without_model
+from assistant.media.intake import Received
 from assistant.members import Directory
 from assistant.messages import ChatKind, Inbound, MemberScope, Reply, utcnow
 from assistant.outbox import Outbox
-from channels.base import Channel, Reacts
+from channels.base import Channel, DirectMessages, Reacts
 
-__all__ = ["Dispatcher", "parse_delegation"]
+__all__ = ["Dispatcher", "LaneLeases", "parse_delegation"]
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,9 @@ _DELEGATION = (
 INTAKE_ATTEMPTS = 3
 ANSWER_ATTEMPTS = 4
 FAILED_TURN_REPLY = "Something went wrong while answering; it has been logged. Please try again."
+# Said in the group when the answer drew on the member's private memory and went to their direct chat instead.
+DIRECT_ANSWER_NOTE = ("I answered you in a direct message: the answer uses what you told me privately. (If it does "
+                      "not arrive, open a direct chat with me first.)")
 
 
 def parse_delegation(text: str) -> tuple[str, str] | None:
@@ -64,6 +68,17 @@ class _Item:
     text: str | None = None
 
 
+class LaneLeases(Protocol):
+    """Lanes shared by several processes (PostgreSQL, see ``assistant.lanes``): a lane runs only where its lease is
+    held. Without it (SQLite, one process) lanes live in this process's memory alone."""
+
+    async def acquire(self, key: str) -> None: ...  # waits until this process holds the lane
+
+    async def release(self, key: str) -> None: ...
+
+    async def unanswered(self, message_ids: list[int]) -> set[int]: ...  # the ones no process answered yet
+
+
 @dataclass
 class _Lane:
     items: list[_Item] = field(default_factory=list)
@@ -74,7 +89,8 @@ class _Lane:
 class Dispatcher:
     def __init__(self, *, inbox: Inbox, directory: Directory, agents: Agents, commands: CommandRegistry,
                  outbox: Outbox, channels: Mapping[str, Channel], services: object, burst_window_s: float,
-                 max_concurrent_turns: int, working_after_s: float = 0.0) -> None:
+                 max_concurrent_turns: int, working_after_s: float = 0.0,
+                 lane_leases: LaneLeases | None = None) -> None:
         self._inbox = inbox
         self._directory = directory
         self._agents = agents
@@ -89,6 +105,10 @@ class Dispatcher:
         self._sender_locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
+        self._lane_leases = lane_leases
+        # Message ids in this process's hands (being taken, queued in a lane, or in a running turn).
+        self._intaking: set[int] = set()
+        self._running: set[int] = set()
         # member id -> (name, last activity, running): what the dashboard shows of each sub-agent.
         self._activity: dict[int, tuple[str, datetime, bool]] = {}
 
@@ -99,9 +119,15 @@ class Dispatcher:
 
     def submit(self, message_id: int, msg: Inbound | None = None) -> None:
         """Take a stored message (``msg`` saves reading it back when the caller has it at hand)."""
-        if self._closing:
+        if self._closing or self.holds(message_id):
             return  # stays 'received' in the table; the next start takes it
+        self._intaking.add(message_id)
         self._spawn(self._intake(message_id, msg), f"intake:{message_id}")
+
+    def holds(self, message_id: int) -> bool:
+        """Whether this process has the message in hand (the adopter leaves those alone)."""
+        return (message_id in self._intaking or message_id in self._running
+                or any(i.message_id == message_id for lane in self._lanes.values() for i in lane.items))
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.create_task(coro, name=name)
@@ -125,6 +151,12 @@ class Dispatcher:
         return sum(len(lane.items) for lane in self._lanes.values()) + len(self._tasks)
 
     async def _intake(self, message_id: int, msg: Inbound | None) -> None:
+        try:
+            await self._take(message_id, msg)
+        finally:
+            self._intaking.discard(message_id)
+
+    async def _take(self, message_id: int, msg: Inbound | None) -> None:
         if msg is None:
             row = await self._inbox.load(message_id)
             if row is None or row.status not in ("received", "processing"):
@@ -192,22 +224,43 @@ class Dispatcher:
         lane = self._lanes.setdefault(item.scope.session_key, _Lane())
         lane.items.append(item)
         lane.arrived.set()
+        self._ensure_lane_task(item.scope.session_key, lane)
+
+    def _ensure_lane_task(self, key: str, lane: _Lane) -> None:
         if lane.task is None or lane.task.done():
-            lane.task = asyncio.create_task(self._run_lane(item.scope.session_key, lane),
-                                            name=f"lane:{item.scope.session_key}")
+            lane.task = asyncio.create_task(self._run_lane(key, lane), name=f"lane:{key}")
             self._tasks.add(lane.task)  # type: ignore[arg-type]
             lane.task.add_done_callback(self._finished)  # type: ignore[arg-type]
 
     # ---- the member's lane -------------------------------------------------------------------------------
     async def _run_lane(self, key: str, lane: _Lane) -> None:
+        leases = self._lane_leases
         try:
+            if leases is not None:
+                await leases.acquire(key)
             while lane.items and not self._closing:
                 batch = self._take_batch(lane)
                 lane.arrived.clear()
-                await self._run_batch(lane, batch)
+                ids = [i.message_id for i in batch]
+                self._running.update(ids)
+                try:
+                    if leases is not None:
+                        # Another process may have answered some while this one waited for the lease.
+                        open_ids = await leases.unanswered(ids)
+                        batch = [i for i in batch if i.message_id in open_ids]
+                    if batch:
+                        await self._run_batch(lane, batch)
+                finally:
+                    self._running.difference_update(ids)
         finally:
+            if leases is not None:
+                await _release(leases, key)
             if not lane.items:
                 self._lanes.pop(key, None)
+            elif leases is not None and not self._closing and lane.task is asyncio.current_task():
+                # Items arrived while the lease was being released: this task is ending, so start the next one.
+                lane.task = None
+                self._ensure_lane_task(key, lane)
 
     @staticmethod
     def _take_batch(lane: _Lane) -> list[_Item]:
@@ -260,7 +313,8 @@ class Dispatcher:
             try:
                 await self._answer(last.inbound, [i.message_id for i in batch], last.scope.member_id, result.text,
                                    mention_ids=mention_ids, mention_names=mention_names,
-                                   also=functools.partial(self._agents.save_turn, req=request, result=result))
+                                   also=functools.partial(self._agents.save_turn, req=request, result=result),
+                                   direct_chat_id=result.direct_chat_id)
                 break
             except Exception:
                 # Nothing of it was kept (reply and transcript are one transaction): write it again, and after
@@ -276,14 +330,23 @@ class Dispatcher:
         turn.add_done_callback(lambda _: lane.arrived.set())
         return turn
 
-    @staticmethod
-    def _request(batch: list[_Item]) -> TurnRequest:
+    def _request(self, batch: list[_Item]) -> TurnRequest:
         last = batch[-1]
         text = "\n".join(_with_attachments(i.text or i.inbound.text, i.inbound) for i in batch)
         needs = frozenset(_NEEDS[a.kind] for i in batch for a in i.inbound.attachments if a.kind in _NEEDS)
+        # Where an answer drawing on the member's private memory may go instead of the group: their direct chat,
+        # on a platform whose bot can start one (a Telegram user's id is their private chat with the bot; Feishu
+        # sends to an open_id).
+        direct = None
+        channel = self._channels.get(last.inbound.channel)
+        if (last.scope.chat_kind is ChatKind.GROUP and last.delegated_by is None
+                and isinstance(channel, DirectMessages)):
+            direct = channel.direct_chat(last.inbound.sender_id)
         return TurnRequest(scope=last.scope, text=text, sent_at=batch[0].inbound.sent_at,
                            inbound_ids=tuple(i.message_id for i in batch), needs=needs,
-                           delegated_by=last.delegated_by)
+                           delegated_by=last.delegated_by, direct_chat_id=direct,
+                           attachments=tuple(Received(i.inbound.platform_message_id, a)
+                                             for i in batch for a in i.inbound.attachments))
 
     async def _turn(self, batch: list[_Item], committed: asyncio.Event) -> TurnResult:
         return await self._agents.turn(self._request(batch), on_commit=committed.set)
@@ -298,11 +361,18 @@ class Dispatcher:
 
     async def _answer(self, msg: Inbound, message_ids: list[int], member_id: int | None, text: str, *,
                       mention_ids: tuple[str, ...] = (), mention_names: tuple[str, ...] = (),
-                      also: Callable[[AsyncConnection], Awaitable[None]] | None = None) -> None:
-        reply = Reply(channel=msg.channel, chat_id=msg.chat_id, text=text, idempotency_key=f"in:{message_ids[-1]}",
+                      also: Callable[[AsyncConnection], Awaitable[None]] | None = None,
+                      direct_chat_id: str | None = None) -> None:
+        key = f"in:{message_ids[-1]}"
+        direct: Reply | None = None
+        if direct_chat_id is not None:
+            # The answer draws on the member's private memory: it goes to their direct chat, the group gets a line.
+            direct = Reply(channel=msg.channel, chat_id=direct_chat_id, text=text, idempotency_key=f"{key}:direct")
+            text = DIRECT_ANSWER_NOTE
+        reply = Reply(channel=msg.channel, chat_id=msg.chat_id, text=text, idempotency_key=key,
                       thread_id=msg.thread_id, reply_to_message_id=msg.platform_message_id or None,
                       mention_user_ids=mention_ids, mention_names=mention_names)
-        await self._outbox.answer(reply, member_id, message_ids, also=also)
+        await self._outbox.answer(reply, member_id, message_ids, also=also, first=direct)
 
     # ---- shutdown ----------------------------------------------------------------------------------------
     async def aclose(self, drain_s: float) -> None:
@@ -315,6 +385,13 @@ class Dispatcher:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+
+
+async def _release(leases: LaneLeases, key: str) -> None:
+    try:
+        await leases.release(key)
+    except Exception:
+        log.warning("releasing lane %s failed; its lease expires by itself", key, exc_info=True)
 
 
 class _Indicator:

@@ -6,6 +6,7 @@
     ├── ChannelError             a chat platform refused or failed
     │   ├── SendFailed
     │   ├── RateLimited          carries retry_after seconds
+    │   ├── FileRefused          a file a member sent is too large or of a type not accepted (nothing stored)
     │   └── VerificationFailed   a webhook request failed signature / token / replay checks
     ├── ProviderError            a model endpoint failed
     │   ├── ProviderUnavailable  connection refused, 5xx after retries
@@ -14,6 +15,7 @@
     │   ├── ContextOverflow      the request does not fit the model's context window
     │   └── MalformedToolCall    the model's tool call could not be parsed
     ├── PrivacyViolation         a private request was about to leave for a cloud model
+    │   └── NoLocalModel         a private request and no local model can take it (also a ProviderUnavailable)
     ├── BudgetExceeded
     ├── ScopeError               a read or write outside the caller's member scope
     ├── PermissionDenied         a member may not use this tool or command
@@ -30,8 +32,10 @@ __all__ = [
     "ChannelError",
     "ConfigError",
     "ContextOverflow",
+    "FileRefused",
     "MalformedToolCall",
     "MemoryError_",
+    "NoLocalModel",
     "PermissionDenied",
     "PrivacyViolation",
     "ProviderAuthError",
@@ -78,6 +82,14 @@ class RateLimited(ChannelError):
         self.retry_after = retry_after
 
 
+class FileRefused(ChannelError):
+    """A file a member sent was not taken: ``reason`` is said to the member as it is (no internals in it)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class VerificationFailed(ChannelError):
     pass
 
@@ -110,6 +122,18 @@ class MalformedToolCall(ProviderError):
 
 class PrivacyViolation(TeamclawError):
     pass
+
+
+class NoLocalModel(ProviderUnavailable, PrivacyViolation):
+    """A request must stay on this machine (``reasons``: sensitive kinds found, or configuration) and no local
+    model is configured or reachable. Nothing was sent; the member is told why and what to do."""
+
+    def __init__(self, message: str, *, kinds: tuple[str, ...] = (), flags: tuple[str, ...] = (),
+                 configured: bool = False) -> None:
+        super().__init__(message)
+        self.kinds = kinds
+        self.flags = flags
+        self.configured = configured  # a local model exists but did not answer
 
 
 class BudgetExceeded(TeamclawError):

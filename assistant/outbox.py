@@ -5,6 +5,13 @@ failure retries with backoff; a permanent one (or too many attempts) lands in th
 ``teamclaw status`` shows and an admin can replay. A reply that reached the platform just before a crash, but was
 not yet marked sent, is sent again at start: Feishu drops the repeat by its ``uuid`` idempotency key; Telegram has
 none, so only such an in-flight send can repeat there.
+
+Several processes on one PostgreSQL share the table: a process sends a chat's replies only after claiming them, in
+one short transaction that locks the chat's pending rows (``FOR UPDATE SKIP LOCKED``) and stamps the unbroken run
+from the chat's oldest pending reply with ``next_attempt_at = now + SEND_CLAIM_S``. A reply held by another
+process (locked now, or claimed and not yet due) ends the run, so a chat's replies go out in order and each once;
+the holder claims again after sending, which takes the later ones. A claim of a process that died expires and the
+periodic scan of a live one takes the rows over.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from assistant.clock import Clock
 from assistant.errors import ChannelError, RateLimited, SendFailed
-from assistant.messages import Reply, SentRef, utcnow
+from assistant.messages import OutgoingFile, Reply, SentRef, utcnow
 from assistant.storage.db import Database
 from assistant.storage.tables import Message, table_of
 from channels.base import Channel
@@ -33,6 +40,10 @@ __all__ = ["Outbox", "Queued"]
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
+# How long a claimed reply is left to its process before another may send it (longer than any one send takes).
+SEND_CLAIM_S = 20.0
+# With other processes on the table (PostgreSQL), how often it is read for replies nobody is sending.
+SHARED_SCAN_EVERY_S = 5.0
 MAX_BACKOFF_S = 300.0
 RECORD_ATTEMPTS = 5
 ChatKey = tuple[str, str]
@@ -70,7 +81,8 @@ def _row(reply: Reply, member_id: int | None, in_reply_to: int | None) -> dict[s
         member_id=member_id, sender_id="bot", sender_name="teamclaw", text=reply.text, status="pending",
         in_reply_to=in_reply_to, idempotency_key=reply.idempotency_key,
         reply_to_message_id=reply.reply_to_message_id,
-        extra={"mention_user_ids": list(reply.mention_user_ids), "mention_names": list(reply.mention_names)},
+        extra={"mention_user_ids": list(reply.mention_user_ids), "mention_names": list(reply.mention_names),
+               **_files_extra(reply)},
         attempts=0, addressed=True, chat_kind="direct", created_at=utcnow(),
     )
 
@@ -81,8 +93,16 @@ def _queued(row: Message) -> Queued:
         channel=row.channel, chat_id=row.chat_id, text=row.text, idempotency_key=row.idempotency_key or str(row.id),
         thread_id=row.thread_id, reply_to_message_id=row.reply_to_message_id,
         mention_user_ids=tuple(extra.get("mention_user_ids", ())), mention_names=tuple(extra.get("mention_names", ())),
+        files=tuple(OutgoingFile(f["path"], f["name"], f.get("kind", "file")) for f in extra.get("files", ())),
     )
     return Queued(row.id, reply, row.attempts, row.member_id)
+
+
+def _files_extra(reply: Reply) -> dict[str, object]:
+    """The files a reply carries, kept in its row so a send after a restart still attaches them."""
+    if not reply.files:
+        return {}
+    return {"files": [{"path": f.path, "name": f.name, "kind": f.kind} for f in reply.files]}
 
 
 class Outbox:
@@ -107,6 +127,8 @@ class Outbox:
         self._scan_at: datetime | None = None
         self._wake = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
+        # Other processes may send from the same table (PostgreSQL): claim before sending.
+        self._shared = not db.is_sqlite
         self._closing = False
         self.sent_hooks: list[SentHook] = []
 
@@ -124,13 +146,19 @@ class Outbox:
         return row_id
 
     async def answer(self, reply: Reply, member_id: int | None, inbound_ids: list[int],
-                     also: Callable[[AsyncConnection], Awaitable[None]] | None = None) -> int | None:
+                     also: Callable[[AsyncConnection], Awaitable[None]] | None = None,
+                     first: Reply | None = None) -> int | None:
         """Store the reply and mark the inbound messages answered in one transaction (with ``also``, whatever the
         caller writes with it: the turn's transcript). A turn that is re-run after a crash finds the key taken
-        and sends nothing twice."""
+        and sends nothing twice. ``first``: another reply stored in the same transaction and queued before this
+        one (the answer sent to a member's direct chat when the group gets only a line about it)."""
+        first_id: int | None = None
         try:
             async with self._db.transaction() as s:
-                row = _row(reply, member_id, inbound_ids[-1] if inbound_ids else None)
+                in_reply_to = inbound_ids[-1] if inbound_ids else None
+                if first is not None:
+                    first_id = int((await s.execute(_INSERT, _row(first, member_id, in_reply_to))).scalar_one())
+                row = _row(reply, member_id, in_reply_to)
                 row_id = int((await s.execute(_INSERT, row)).scalar_one())
                 await s.execute(_ANSWERED, {"ids": inbound_ids, "to_member": member_id})
                 if also is not None:
@@ -139,6 +167,8 @@ class Outbox:
             async with self._db.transaction() as s:
                 await s.execute(_ANSWERED, {"ids": inbound_ids, "to_member": member_id})
             return None
+        if first is not None and first_id is not None:
+            self._push(Queued(first_id, first, 0, member_id))
         self._push(Queued(row_id, reply, 0, member_id))
         return row_id
 
@@ -192,6 +222,10 @@ class Outbox:
                 except Exception:
                     log.exception("outbox: reading the queue failed; retrying")
                     self._retry_at(self._clock.now() + timedelta(seconds=2))
+            if self._shared:
+                # Another process's replies are left to it until its claim expires or it dies: look again.
+                self._retry_at(self._clock.now() + timedelta(seconds=SHARED_SCAN_EVERY_S))
+                self._wake.clear()
             await self._clock.sleep_until(self._scan_at or self._clock.now() + timedelta(days=1), self._wake)
 
     async def _scan(self) -> None:
@@ -228,6 +262,9 @@ class Outbox:
     # ---- delivery ------------------------------------------------------------------------------------------
     async def _deliver_chat(self, key: ChatKey) -> None:
         await self._open.wait()
+        if self._shared:
+            await self._deliver_claimed(key)
+            return
         queue = self._queues[key]
         while queue and not self._closing:
             item = queue.popleft()
@@ -244,6 +281,56 @@ class Outbox:
                 queue.clear()
         if not queue:
             self._queues.pop(key, None)
+
+    async def _deliver_claimed(self, key: ChatKey) -> None:
+        """Shared table: the memory queue only says "look at this chat"; what is sent is what the claim returns."""
+        while not self._closing:
+            queue = self._queues.pop(key, deque())
+            for item in queue:
+                self._queued_ids.discard(item.row_id)
+            claimed = await self._claim(key)
+            if not claimed:
+                if not self._queues.get(key):
+                    return
+                continue
+            for n, item in enumerate(claimed):
+                self._queued_ids.add(item.row_id)
+                try:
+                    delivered = await self._deliver_one(item)
+                finally:
+                    if self._settled is not None:
+                        self._settled.add(item.row_id)
+                    self._queued_ids.discard(item.row_id)
+                if not delivered:
+                    await self._unclaim([rest.row_id for rest in claimed[n + 1:]])
+                    return
+
+    async def _claim(self, key: ChatKey) -> list[Queued]:
+        """Claim the unbroken run of due replies from the chat's oldest pending one (see the module docstring)."""
+        now = self._clock.now()
+        pending = (Message.direction == "out", Message.status == "pending", Message.channel == key[0],
+                   Message.chat_id == key[1])
+        async with self._db.session() as s:
+            locked = {row.id: row for row in (await s.execute(
+                select(Message).where(*pending).order_by(Message.id).with_for_update(skip_locked=True))).scalars()}
+            run: list[Message] = []
+            for row_id in (await s.execute(select(Message.id).where(*pending).order_by(Message.id))).scalars():
+                row = locked.get(row_id)
+                if row is None or (row.next_attempt_at is not None and row.next_attempt_at > now):
+                    break
+                run.append(row)
+            if run:
+                await s.execute(update(Message).where(Message.id.in_([r.id for r in run])).values(
+                    next_attempt_at=now + timedelta(seconds=SEND_CLAIM_S)))
+        return [_queued(row) for row in run]
+
+    async def _unclaim(self, row_ids: list[int]) -> None:
+        """Give back claimed replies that wait behind a failed one (the retry claims them again, in order)."""
+        if not row_ids:
+            return
+        async with self._db.session() as s:
+            await s.execute(update(Message).where(Message.id.in_(row_ids), Message.status == "pending").values(
+                next_attempt_at=None))
 
     async def _deliver_one(self, item: Queued) -> bool:
         channel = self._channels[item.reply.channel]
@@ -290,7 +377,7 @@ class Outbox:
                 "at": self._clock.now(),
                 "to_extra": {"mention_user_ids": list(item.reply.mention_user_ids),
                              "mention_names": list(item.reply.mention_names),
-                             "parts": list(ref.platform_message_ids)},
+                             "parts": list(ref.platform_message_ids), **_files_extra(item.reply)},
             })
 
     async def _fail(self, item: Queued, error: str, *, permanent: bool, delay: float | None = None,

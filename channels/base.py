@@ -20,7 +20,7 @@ from typing import Protocol, runtime_checkable
 
 from assistant.messages import Inbound, Reply, SentRef
 
-__all__ = ["Channel", "Deliver", "EditsMessages", "Reacts"]
+__all__ = ["Channel", "Deliver", "DirectMessages", "EditsMessages", "Reacts"]
 
 Deliver = Callable[[Inbound], Awaitable[bool]]
 
@@ -41,6 +41,14 @@ class Reacts(Protocol):
     """Shows that a turn is running (Feishu reaction, Telegram typing action)."""
 
     async def working(self, inbound: Inbound, on: bool) -> None: ...
+
+
+@runtime_checkable
+class DirectMessages(Protocol):
+    """The bot can write to a member in a direct chat it did not start: ``direct_chat(user_id)`` is the chat id
+    a ``Reply`` uses for that (a Telegram user's id; a Feishu open_id)."""
+
+    def direct_chat(self, user_id: str) -> str: ...
 
 
 @runtime_checkable

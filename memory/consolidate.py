@@ -117,7 +117,7 @@ async def consolidate(db: Database, *, fts: bool) -> tuple[ConsolidationReport, 
                     source_record_id=entry.id, speaker=entry.speaker, speaker_member_id=entry.speaker_member_id,
                     said_at=entry.said_at, confidence=0.6, importance=fact.importance,
                     subject_key=subject_key(fact.text), trusted=entry.trusted,
-                ), private=entry.private, fts=fts)
+                ), local_only=entry.local_only, fts=fts)
                 existing.add((*_place_key(row), normalize(fact.text)))
                 session.add(MemoryChange(batch=batch, action="promote", record_id=row.id,
                                          note=f"from journal #{entry.id}"))

@@ -56,7 +56,8 @@ def _meta(row: MemoryRecord) -> dict[str, Any]:
         "id": row.id, "kind": row.kind, "visibility": row.visibility, "owner": row.owner_member_id,
         "group": row.group_key, "speaker": row.speaker, "speaker_member": row.speaker_member_id,
         "said_at": row.said_at.isoformat(), "confidence": row.confidence, "importance": row.importance,
-        "trusted": row.trusted, "private": row.private, "source_message_id": row.source_message_id,
+        "trusted": row.trusted, "local_only": row.local_only,
+        "sensitive_kinds": row.sensitive_kinds, "source_message_id": row.source_message_id,
         "source_ref": row.source_ref, "day": row.day,
     }
 
@@ -159,7 +160,7 @@ async def import_markdown(store: MemoryStore, in_dir: Path) -> ImportReport:
                     trusted=bool(meta.get("trusted", True)), confidence=float(meta.get("confidence", 0.8)),
                     importance=float(meta.get("importance", 0.5)), source_ref=str(meta.get("source_ref") or ""),
                     source_message_id=meta.get("source_message_id"),
-                ), private=bool(meta.get("private", False)), fts=store.fts)
+                ), local_only=bool(meta.get("local_only", False)), fts=store.fts)
                 touched.append(new.id)
                 created += 1
     await store.sync_vectors(touched)

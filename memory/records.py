@@ -27,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from assistant.messages import MemberScope, utcnow
+from assistant.sensitivity import judge
 from memory.scopes import Placement, readable_sql
 from memory.tables import FTS_TABLE, MemoryRecord
 from memory.textproc import fts_body, fts_query, normalize, token_set
@@ -120,15 +121,18 @@ async def active_in_place(session: AsyncSession, place: Placement, *, subject_ke
     return rows
 
 
-async def insert_record(session: AsyncSession, place: Placement, item: NewRecord, *, private: bool,
+async def insert_record(session: AsyncSession, place: Placement, item: NewRecord, *, local_only: bool,
                         fts: bool) -> MemoryRecord:
+    """Write one record with its sensitivity verdict (``local_only``: said where everything stays local)."""
     now = utcnow()
+    verdict = judge(item.text, local_only=local_only)
     row = MemoryRecord(
         text=item.text, kind=item.kind, visibility=place.visibility.value, owner_member_id=place.owner_member_id,
         group_key=place.group_key, source_message_id=item.source_message_id, source_ref=item.source_ref,
         source_record_id=item.source_record_id, speaker=item.speaker, speaker_member_id=item.speaker_member_id,
         said_at=item.said_at or now, day=item.day, confidence=item.confidence, importance=item.importance,
-        trusted=item.trusted, private=private or place.visibility.value == "private",
+        trusted=item.trusted, private=verdict.private, local_only=local_only,
+        sensitive_kinds=verdict.kinds_text, detector_version=verdict.version,
         subject_key=item.subject_key, vector_state="pending", created_at=now, updated_at=now,
     )
     session.add(row)

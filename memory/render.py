@@ -19,12 +19,16 @@ BLOCK_HEADER = (
 
 @dataclass(frozen=True, slots=True)
 class MemoryBlock:
-    """The text to put in the prompt; ``private`` True when any line came from private memory (the router then
-    keeps the request local); ``ids`` of the records shown."""
+    """The text to put in the prompt; ``private`` True when any line is sensitive (the router then keeps the
+    request local: sensitivity, not visibility); ``ids`` of the records shown; ``withheld`` the relevant records
+    the caller asked to leave out: ``withheld_private`` a member's private-visibility memory (a group turn, a
+    delegated task), ``withheld_sensitive`` sensitive memory (no local model could take the turn)."""
 
     text: str
     private: bool
     ids: tuple[int, ...]
+    withheld_private: tuple[int, ...] = ()
+    withheld_sensitive: tuple[int, ...] = ()
 
 
 def estimate_tokens(text: str) -> int:

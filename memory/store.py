@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,9 @@ class MemoryStore:
         self._deferred_drops: list[tuple[int, str]] = []
         self._deferred_ready = asyncio.Event()
         self._deferred_task: asyncio.Task[None] | None = None
+        # One flush at a time; embedding itself runs outside ``_write_lock`` so writes (the next ingest batch, a
+        # turn's journal) go on while the model works.
+        self._flush_lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, config: MemoryConfig, db: Database, data_dir: Path, *, chroma_url: str = "",
@@ -127,6 +131,8 @@ class MemoryStore:
         return store
 
     async def aclose(self) -> None:
+        """Embed what is still deferred, then stop the background embedding."""
+        await self.flush_vectors()
         if self._deferred_task is not None:
             self._deferred_task.cancel()
             await asyncio.gather(self._deferred_task, return_exceptions=True)
@@ -173,7 +179,7 @@ class MemoryStore:
                             same[0].confidence = max(same[0].confidence, item.confidence)
                             ids.append(same[0].id)
                             continue
-                    row = await rec.insert_record(session, place, item, private=scope.private, fts=self.fts)
+                    row = await rec.insert_record(session, place, item, local_only=scope.private, fts=self.fts)
                     ids.append(row.id)
                     new_ids.append(row.id)
                     if item.subject_key:
@@ -201,14 +207,73 @@ class MemoryStore:
             await self.flush_vectors()
 
     async def flush_vectors(self) -> int:
-        """Embed every record whose vector was deferred (returns how many)."""
-        self._deferred_ready.clear()
-        ids, drops = self._deferred, self._deferred_drops
-        self._deferred, self._deferred_drops = [], []
-        if not ids and not drops:
+        """Embed every record whose vector was deferred so far, including a flush already under way (returns how
+        many this call embedded)."""
+        async with self._flush_lock:
+            self._deferred_ready.clear()
+            ids, drops = self._deferred, self._deferred_drops
+            self._deferred, self._deferred_drops = [], []
+            if not ids and not drops:
+                return 0
+            try:
+                if drops and self.vectors is not None:
+                    async with self._write_lock:
+                        await self._drop_vectors(drops)
+                    drops = []
+                return await self._embed_outside_lock(ids)
+            except asyncio.CancelledError:
+                # Cancelled (shutdown) mid-flush: hand the work back so the final flush or repair() does it.
+                self._deferred[:0] = ids
+                self._deferred_drops[:0] = drops
+                raise
+
+    async def _drop_vectors(self, drops: Sequence[tuple[int, str]]) -> None:
+        assert self.vectors is not None
+        try:
+            await asyncio.to_thread(self.vectors.delete, list(drops))
+        except _VECTOR_FAILURES as exc:
+            log.warning("memory vectors not deleted (%s: %s); repair() drops them at next start",
+                        type(exc).__name__, exc)
+
+    async def _embed_outside_lock(self, ids: Sequence[int]) -> int:
+        """Embed pending rows without holding the write lock, then store the vectors of the rows that are still
+        pending with the same text (a row edited, superseded or deleted meanwhile is left to its own writer)."""
+        if self.vectors is None or self.embedder is None:
             return 0
-        async with self._write_lock:
-            return await self.sync_vectors(ids, drop=drops)
+        done = 0
+        try:
+            for start in range(0, len(ids), SYNC_BATCH):
+                chunk = list(ids[start : start + SYNC_BATCH])
+                async with self.db.session() as session:
+                    rows = (await session.scalars(select(MemoryRecord).where(
+                        MemoryRecord.id.in_(chunk), MemoryRecord.vector_state == "pending",
+                        MemoryRecord.superseded_by.is_(None),
+                    ))).all()
+                    wanted = {r.id: (r.text, _place(r), _chroma_meta(r)) for r in rows}
+                if not wanted:
+                    continue
+                order = list(wanted)
+                vectors = await asyncio.to_thread(self.embedder.embed_documents, [wanted[i][0] for i in order])
+                async with self._write_lock:
+                    async with self.db.session() as session:
+                        still = {i: t for i, t in (await session.execute(select(MemoryRecord.id, MemoryRecord.text)
+                                 .where(MemoryRecord.id.in_(order), MemoryRecord.vector_state == "pending",
+                                        MemoryRecord.superseded_by.is_(None)))).all()}
+                    keep = [n for n, i in enumerate(order) if still.get(i) == wanted[i][0]]
+                    if not keep:
+                        continue
+                    kept_ids = [order[n] for n in keep]
+                    await asyncio.to_thread(self.vectors.upsert, [wanted[i][1] for i in kept_ids], vectors[keep],
+                                            [wanted[i][2] for i in kept_ids])
+                    async with self.db.session() as session:
+                        await session.execute(update(MemoryRecord).where(
+                            MemoryRecord.id.in_(kept_ids), MemoryRecord.vector_state == "pending",
+                        ).values(vector_state="synced"))
+                    done += len(kept_ids)
+        except _VECTOR_FAILURES as exc:
+            log.warning("memory vectors not written (%s: %s); rows stay pending until repair()",
+                        type(exc).__name__, exc)
+        return done
 
     async def forget(self, scope: MemberScope, *, record_id: int | None = None, query: str | None = None) -> int:
         """Delete records ``scope`` may delete, from SQLite, the keyword index and chroma, with their history.
@@ -421,16 +486,30 @@ class MemoryStore:
         return parts[0] if len(parts) == 1 else {"$and": parts}
 
     async def context_block(self, scope: MemberScope, query: str, token_budget: int, *,
-                            include_private: bool = True) -> MemoryBlock:
+                            include_private: bool = True, include_sensitive: bool = True) -> MemoryBlock:
         """Memory for this turn's prompt: relevant records only (a keyword match or a close vector), within
-        ``token_budget`` tokens; ``private`` tells the router whether private memory is inside.
-        ``include_private=False`` (a task delegated by another member) leaves every private record out."""
+        ``token_budget`` tokens; the block's ``private`` tells the router whether sensitive memory is inside.
+        ``include_private=False`` leaves out every private-visibility record (a task delegated by another member;
+        a reply that the whole group will read); ``include_sensitive=False`` every sensitive one. What was left
+        out but relevant is named in the block's ``withheld``."""
         if not self.config.enabled or token_budget <= 0 or self.config.recall_k <= 0:
             return MemoryBlock("", False, ())
-        k = self.config.recall_k if include_private else self.config.recall_k * 3
+        narrowed = not (include_private and include_sensitive)
+        k = self.config.recall_k * 3 if narrowed else self.config.recall_k
         found, relevant = await self._search(scope, query, k, since=None, until=None, member_id=None, chat=None)
-        chosen = [f for f in found if f.id in relevant and (include_private or not f.private)]
-        return render_block(chosen[: self.config.recall_k], token_budget)
+
+        relevant_found = [f for f in found if f.id in relevant]
+        left_private = {f.id for f in relevant_found if not include_private and f.visibility == Visibility.PRIVATE.value}
+        left_sensitive = {f.id for f in relevant_found if not include_sensitive and f.private}
+        shown = [f for f in relevant_found if f.id not in left_private and f.id not in left_sensitive]
+        block = render_block(shown[: self.config.recall_k], token_budget)
+        # Named as withheld: what the member deliberately told (facts, notes, preferences), not the raw journal of
+        # their direct chats, whose words overlap with almost anything they ask again elsewhere.
+        private_ids = tuple(f.id for f in relevant_found if f.id in left_private and f.kind != "journal")
+        sensitive_ids = tuple(f.id for f in relevant_found if f.id in left_sensitive)
+        if private_ids or sensitive_ids:
+            block = replace(block, withheld_private=private_ids, withheld_sensitive=sensitive_ids)
+        return block
 
     async def get(self, scope: MemberScope, record_id: int) -> MemoryRecord | None:
         async with self.db.session() as session:

@@ -50,7 +50,16 @@ class MemoryRecord(Base):
     importance: Mapped[float] = mapped_column(Float, default=0.5)
     # Text written by someone other than the owner, or fetched from the web or a tool: quoted, never obeyed.
     trusted: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Sensitivity, not visibility: ``private`` True means no request carrying this record may leave the machine.
+    # It is ``local_only`` (written where configuration keeps everything local: a member or chat marked private)
+    # or the privacy detector found ``sensitive_kinds`` in the text. ``detector_version`` says which detector
+    # gave the verdict; records of an older one are scanned again (memory.sensitivity.rescan). Who may READ a
+    # record is ``visibility``, a different question: a member's own harmless note is private-visibility and
+    # not sensitive, so it may go to a cloud model in that member's own turn.
     private: Mapped[bool] = mapped_column(Boolean, default=False)
+    local_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    sensitive_kinds: Mapped[str] = mapped_column(String(200), default="")  # comma-separated finding kinds
+    detector_version: Mapped[str] = mapped_column(String(40), default="")
     # "subject|attribute" of a fact; a newer active fact with the same key in the same place supersedes it.
     subject_key: Mapped[str | None] = mapped_column(String(300), nullable=True)
     superseded_by: Mapped[int | None] = mapped_column(Integer, nullable=True)

@@ -42,11 +42,22 @@ def _store(ctx: ToolContext) -> MemoryStore:
     return store  # type: ignore[no-any-return]
 
 
+_WITHHELD_NOTE = ("; {n} more of the member's private notes match, left out because this reply goes to the group: "
+                  "offer to answer in a direct chat")
+
+
 async def _search(args: SearchArgs, ctx: ToolContext) -> ToolResult:
     found = await _store(ctx).recall(ctx.scope, args.query, args.k)
+    withheld = 0
+    if ctx.scope.group_chat_key is not None:
+        # The answer goes to the whole group: the member's own private-visibility memory stays out of it.
+        kept = [f for f in found if f.visibility != "private"]
+        withheld, found = len(found) - len(kept), kept
     if not found:
-        return ToolResult("no memory matches that")
+        return ToolResult("no memory matches that" + (_WITHHELD_NOTE.format(n=withheld) if withheld else ""))
     lines = [f"#{f.id} {render_line(f)[2:]}" for f in found]
+    if withheld:
+        lines.append(_WITHHELD_NOTE.format(n=withheld).strip())
     return ToolResult("\n".join(lines), private=any(f.private for f in found))
 
 
@@ -60,7 +71,8 @@ async def _save(args: SaveArgs, ctx: ToolContext) -> ToolResult:
         )
     except ScopeError as exc:
         raise ToolError(str(exc)) from exc
-    return ToolResult(f"saved as #{record_id} ({args.visibility})", private=args.visibility == "private")
+    # The confirmation carries no content of the note (the router reads the note itself in the call's arguments).
+    return ToolResult(f"saved as #{record_id} ({args.visibility})", private=ctx.scope.private)
 
 
 async def _forget(args: ForgetArgs, ctx: ToolContext) -> ToolResult:

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from assistant.config import Config, ModelConfig
-from assistant.errors import ContextOverflow, PrivacyViolation, ProviderUnavailable
+from assistant.errors import ContextOverflow, NoLocalModel, PrivacyViolation, ProviderUnavailable
 from assistant.messages import ChatKind, MemberScope
 from assistant.providers.base import ChatMessage, ModelRequest, ToolCall, ToolSpec
 from assistant.router import Route, Router, guard_outbound
@@ -224,8 +224,9 @@ async def test_no_local_model_means_private_work_fails_loudly(make_config: Calla
     provider = build_provider("cloud", config.models["cloud"])
     router = Router(config, db, providers={"cloud": provider})
     try:
-        with pytest.raises(ProviderUnavailable, match="needs a local model"):
+        with pytest.raises(NoLocalModel, match="must stay on this machine \\(phone number\\)") as caught:
             await router.complete(ask(f"my number {PHONE}"), role="chat", scope=ALICE)
+        assert caught.value.kinds == ("phone",) and isinstance(caught.value, ProviderUnavailable)
         assert cloud_server.requests == []
     finally:
         await router.aclose()

@@ -4,11 +4,12 @@ model second opinion. The router asks this package whether a request is private 
 from __future__ import annotations
 
 from assistant.privacy.checksums import cn_id_check_ok, iban_ok, luhn_ok
-from assistant.privacy.detector import MIN_CONFIDENCE, PrivacyDetector, scan
+from assistant.privacy.detector import DETECTOR_VERSION, MIN_CONFIDENCE, PrivacyDetector, scan
 from assistant.privacy.finding import KIND_LABELS, REDACTABLE_KINDS, Finding
 from assistant.privacy.second_opinion import SECOND_OPINION_SCHEMA, second_opinion
 
 __all__ = [
+    "DETECTOR_VERSION",
     "KIND_LABELS",
     "MIN_CONFIDENCE",
     "REDACTABLE_KINDS",

@@ -12,9 +12,12 @@ from assistant.privacy.finding import Finding
 from assistant.privacy.identifiers import IDENTIFIER_DETECTORS
 from assistant.privacy.topics import TOPIC_DETECTORS
 
-__all__ = ["DEFAULT_CACHE_SIZE", "MIN_CONFIDENCE", "PrivacyDetector", "scan"]
+__all__ = ["DEFAULT_CACHE_SIZE", "DETECTOR_VERSION", "MIN_CONFIDENCE", "PrivacyDetector", "scan"]
 
 DEFAULT_CACHE_SIZE = 2048
+# Names the detectors and their data: stored beside every sensitivity verdict, so verdicts of an older detector are
+# recomputed (memory.sensitivity.rescan). Change it whenever a pattern, a threshold or learned weights change.
+DETECTOR_VERSION = "rules-2"
 # Everything the detectors report clears this bar; it exists so a future weak detector can report low scores
 # (useful in the benchmark) without them making calls private.
 MIN_CONFIDENCE = 0.5

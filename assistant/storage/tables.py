@@ -189,7 +189,12 @@ class TranscriptEntry(Base):
     name: Mapped[str | None] = mapped_column(String(128), nullable=True)
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), nullable=True)
     compacted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # True when a request carrying this entry must stay on this machine: the privacy detector found
+    # ``sensitive_kinds`` in it (verdict of ``detector_version``), or it was said where configuration keeps
+    # everything local. Not who may read it: a session is its member's alone.
     private: Mapped[bool] = mapped_column(Boolean, default=False)
+    sensitive_kinds: Mapped[str] = mapped_column(String(200), default="")
+    detector_version: Mapped[str] = mapped_column(String(40), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -14,18 +14,22 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from assistant.config import FeishuConfig
-from assistant.errors import ChannelError, ConfigError
-from assistant.messages import Inbound, Reply, SentRef, utcnow
+from assistant.errors import ChannelError, ConfigError, FileRefused, SendFailed
+from assistant.media.intake import too_large_reason
+from assistant.media.sniff import IMAGE_TYPES, sniff_mime
+from assistant.messages import Attachment, Inbound, OutgoingFile, Reply, SentRef, utcnow
 from channels.base import Deliver
+from channels.leader import Leader
 
 from .api import FeishuApi, FeishuApiError
 from .names import NameDirectory
 from .pace import ChatPacer
 from .parse import CHANNEL_NAME, parse_event
-from .render import OutgoingPart, render_edit, render_reply
+from .render import OutgoingPart, part_uuid, render_edit, render_reply
 from .webhook import FeishuWebhook, WebhookVerifier
 from .ws import LongConnection
 
@@ -38,6 +42,9 @@ NAME_LOOKUP_TIMEOUT_S = 1.0  # the lookup sits before the ack; Feishu redelivers
 SENT_IDS_KEPT = 4096
 # The message replied to was recalled or deleted: post in the chat instead of failing the reply.
 REPLY_TARGET_GONE = frozenset({230011, 231003})
+IMAGE_MAX_BYTES = 10_000_000  # Feishu's limit for an uploaded image; a larger one goes as a file
+# Feishu's file_type for an upload, by what the bytes are; anything else is a "stream".
+_FILE_TYPES = {"application/pdf": "pdf", "video/mp4": "mp4", "audio/ogg": "opus"}
 
 
 class FeishuChannel:
@@ -54,6 +61,7 @@ class FeishuChannel:
         self._reactions: dict[str, str] = {}  # asking message id -> our "working" reaction id
         self._deliver: Deliver | None = None
         self._receiver: LongConnection | FeishuWebhook | None = None
+        self._leader: Leader | None = None  # several processes on one database: only the leader connects
         self.bot_open_id = ""
         self.bot_name = ""
         self.last_event_at: datetime | None = None
@@ -80,6 +88,13 @@ class FeishuChannel:
             raise
         log.info("feishu channel started (%s mode) as %s", self._config.mode, self.bot_name or self.bot_open_id)
 
+    def receive_as_leader(self, leader: Leader) -> bool:
+        """``SingleReceiver``: one long connection per app at a time; a webhook takes any process."""
+        if self._config.mode != "ws":
+            return False
+        self._leader = leader
+        return True
+
     async def stop(self) -> None:
         receiver, self._receiver = self._receiver, None
         if receiver is not None:
@@ -93,14 +108,51 @@ class FeishuChannel:
 
     # -- sending --------------------------------------------------------------------------------------------
 
+    def direct_chat(self, user_id: str) -> str:
+        """Feishu opens the one-to-one chat itself when a message is sent to a user's open_id ("ou_...")."""
+        return user_id
+
     async def send(self, reply: Reply) -> SentRef:
         ids = []
-        for part in render_reply(reply):
+        parts = render_reply(reply) if reply.text.strip() or not reply.files else []
+        for part in parts:
+            await self._pacer.wait(reply.chat_id)
+            message_id = await self._post(reply, part)
+            self._remember(message_id, part.msg_type)
+            ids.append(message_id)
+        for index, file in enumerate(reply.files, start=len(parts)):
+            part = await self._file_part(file, part_uuid(reply.idempotency_key, index))
             await self._pacer.wait(reply.chat_id)
             message_id = await self._post(reply, part)
             self._remember(message_id, part.msg_type)
             ids.append(message_id)
         return SentRef(tuple(ids))
+
+    async def _file_part(self, file: OutgoingFile, uuid: str) -> OutgoingPart:
+        """Upload a file of a reply and return the message that shows it: an image, or a file to download.
+        A retried send uploads again; the message's uuid still keeps it from posting twice."""
+        try:
+            data = await asyncio.to_thread(Path(file.path).read_bytes)
+        except OSError as exc:
+            raise SendFailed(f"the file {file.name!r} to send is gone ({exc.strerror})", permanent=True) from exc
+        mime = sniff_mime(data[:4096])
+        if file.kind == "image" and mime in IMAGE_TYPES and len(data) <= IMAGE_MAX_BYTES:
+            answer = await self._api.upload("/open-apis/im/v1/images",
+                                            {"image_type": "message", "image": (file.name, data, mime)})
+            return OutgoingPart("image", {"image_key": str(answer["data"]["image_key"])}, uuid)
+        answer = await self._api.upload("/open-apis/im/v1/files", {
+            "file_type": _FILE_TYPES.get(mime, "stream"), "file_name": file.name,
+            "file": (file.name, data, mime)})
+        return OutgoingPart("file", {"file_key": str(answer["data"]["file_key"])}, uuid)
+
+    async def download(self, message_id: str, attachment: Attachment, *, max_bytes: int) -> bytes:
+        """The bytes of a file a member sent (message resources). Feishu's events carry no file size, so the
+        size is known only once the file is here; a file over ``max_bytes`` is dropped and refused."""
+        kind = "image" if attachment.kind == "image" else "file"
+        data = await self._api.resource(message_id, attachment.platform_file_id, kind)
+        if len(data) > max_bytes:
+            raise FileRefused(too_large_reason(attachment.name or "the file", len(data), max_bytes))
+        return data
 
     async def _post(self, reply: Reply, part: OutgoingPart) -> str:
         if reply.reply_to_message_id:
@@ -144,7 +196,8 @@ class FeishuChannel:
         config = self._config
         if config.mode == "ws":
             return LongConnection(app_id=config.app_id, app_secret=config.secret() or "", domain=config.domain,
-                                  sink=self._on_event, idle_reconnect_s=config.ws_idle_reconnect_s)
+                                  sink=self._on_event, idle_reconnect_s=config.ws_idle_reconnect_s,
+                                  leader=self._leader)
         encrypt_key = config.encrypt_key.get_secret_value() if config.encrypt_key else ""
         token = config.verification_token.get_secret_value() if config.verification_token else ""
         if not encrypt_key or not token:

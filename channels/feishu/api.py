@@ -10,16 +10,19 @@ rate limits (230020, 99991400, HTTP 429) -> ``RateLimited``, everything else -> 
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import lark_oapi as lark
 import requests
 from lark_oapi.core.exception import ObtainAccessTokenException
 from lark_oapi.core.token.manager import TokenManager
+from requests_toolbelt import MultipartEncoder
 
 from assistant.config import FeishuConfig
 from assistant.errors import ConfigError, RateLimited, SendFailed
@@ -40,6 +43,7 @@ BAD_CREDENTIAL_CODES = frozenset({10003, 10014})
 RATE_LIMIT_RESET_HEADER = "x-ogw-ratelimit-reset"
 DEFAULT_RETRY_AFTER_S = 1.0
 _JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
+_T = TypeVar("_T")
 
 
 class FeishuApiError(SendFailed):
@@ -90,7 +94,9 @@ class FeishuApi:
     # -- messages -------------------------------------------------------------------------------------------
 
     async def create_message(self, chat_id: str, part: OutgoingPart) -> str:
-        data = await self.call("POST", "/open-apis/im/v1/messages", queries=[("receive_id_type", "chat_id")],
+        # A direct answer to a member goes to their open_id; everything else to a chat id.
+        id_type = "open_id" if chat_id.startswith("ou_") else "chat_id"
+        data = await self.call("POST", "/open-apis/im/v1/messages", queries=[("receive_id_type", id_type)],
                                body={"receive_id": chat_id, "msg_type": part.msg_type,
                                      "content": part.content_json(), "uuid": part.uuid})
         return str(data["data"]["message_id"])
@@ -158,25 +164,63 @@ class FeishuApi:
     async def call(self, method: str, uri: str, *, paths: dict[str, str] | None = None,
                    queries: list[tuple[str, str]] | None = None, body: Any = None) -> dict[str, Any]:
         """One API call through lark-oapi; returns the decoded body, raises on any Feishu error."""
+        headers = dict(_JSON_HEADERS) if body is not None else {}
+
+        async def once() -> dict[str, Any]:
+            return _checked(method, uri, await self._respond(method, uri, paths, queries, body, dict(headers)))
+
+        return await self._fresh_token_retry(once)
+
+    async def resource(self, message_id: str, file_key: str, kind: str) -> bytes:
+        """The bytes of a file, image, recording or video a member sent (``kind``: "image" or "file")."""
+        uri = "/open-apis/im/v1/messages/:message_id/resources/:file_key"
+
+        async def once() -> bytes:
+            response = await self._respond("GET", uri, {"message_id": message_id, "file_key": file_key},
+                                           [("type", kind)], None, {})
+            raw = response.raw
+            status = int(getattr(raw, "status_code", 0) or 0)
+            content_type = str((getattr(raw, "headers", None) or {}).get("Content-Type", "")
+                               or (getattr(raw, "headers", None) or {}).get("content-type", ""))
+            if 200 <= status < 300 and not content_type.startswith("application/json"):
+                return bytes(raw.content or b"")
+            _checked("GET", uri, response)  # raises with Feishu's code
+            raise FeishuApiError(f"Feishu GET {uri} answered JSON instead of the file", code=-1, status=status,
+                                 permanent=True)
+
+        return await self._fresh_token_retry(once)
+
+    async def upload(self, uri: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """A multipart upload (``fields`` values: strings, or (file name, bytes, mime) for the file)."""
+
+        async def once() -> dict[str, Any]:
+            encoder = MultipartEncoder({k: (v[0], io.BytesIO(v[1]), v[2]) if isinstance(v, tuple) else v
+                                        for k, v in fields.items()})
+            response = await self._respond("POST", uri, None, None, encoder, {"Content-Type": encoder.content_type})
+            return _checked("POST", uri, response)
+
+        return await self._fresh_token_retry(once)
+
+    async def _fresh_token_retry(self, once: Callable[[], Awaitable[_T]]) -> _T:
         try:
-            return await self._call_once(method, uri, paths, queries, body)
+            return await once()
         except FeishuApiError as exc:
             if exc.code not in STALE_TOKEN_CODES:
                 raise
             self._forget_token()
-            return await self._call_once(method, uri, paths, queries, body)
+            return await once()
 
-    async def _call_once(self, method: str, uri: str, paths: dict[str, str] | None,
-                         queries: list[tuple[str, str]] | None, body: Any) -> dict[str, Any]:
+    async def _respond(self, method: str, uri: str, paths: dict[str, str] | None,
+                       queries: list[tuple[str, str]] | None, body: Any, headers: dict[str, str]) -> Any:
         request = (
             lark.BaseRequest.builder().http_method(lark.HttpMethod[method]).uri(uri)
             .token_types({lark.AccessTokenType.TENANT}).paths(dict(paths or {})).queries(list(queries or []))
-            .headers(dict(_JSON_HEADERS) if body is not None else {}).body(body).build()
+            .headers(headers).body(body).build()
         )
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(self._timeout_s * 2 + 1):  # token fetch + call, each bounded by requests
-                response = await loop.run_in_executor(self._executor, self._client.request, request)
+                return await loop.run_in_executor(self._executor, self._client.request, request)
         except TimeoutError as exc:
             raise SendFailed(f"Feishu {method} {uri} timed out after {self._timeout_s:.0f}s") from exc
         except ObtainAccessTokenException as exc:
@@ -187,7 +231,6 @@ class FeishuApi:
                                  code=code, status=0, permanent=permanent) from exc
         except (requests.RequestException, OSError, ValueError) as exc:
             raise SendFailed(f"Feishu {method} {uri} failed: {type(exc).__name__}") from exc
-        return _checked(method, uri, response)
 
     def _forget_token(self) -> None:
         TokenManager.cache.set(f"self_tenant_token:{self._app_id}", "", 0)

@@ -12,14 +12,17 @@ resumes after the parts already sent when the outbox retries it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import secrets
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
-from telegram import Bot, ReplyParameters, Update
+from telegram import Bot, InputFile, ReplyParameters, Update
 from telegram.constants import ChatAction
 from telegram.error import (
     BadRequest,
@@ -33,13 +36,16 @@ from telegram.error import (
 from telegram.request import HTTPXRequest
 
 from assistant.config import TelegramConfig
-from assistant.errors import ChannelError, ConfigError, RateLimited, SendFailed
-from assistant.messages import Inbound, Reply, SentRef
+from assistant.errors import ChannelError, ConfigError, FileRefused, RateLimited, SendFailed
+from assistant.media.intake import too_large_reason
+from assistant.messages import Attachment, Inbound, OutgoingFile, Reply, SentRef
 from channels.base import Deliver
+from channels.leader import Leader
 from channels.telegram.chat_action import TypingIndicator
 from channels.telegram.parse import CHANNEL_NAME, BotIdentity, chat_migration, parse_update
 from channels.telegram.polling import UpdatePoller, retry_after_seconds
 from channels.telegram.render import MessagePart, render_edit, render_reply
+from channels.telegram.utf16 import utf16_len
 from channels.telegram.webhook import WebhookReceiver
 
 __all__ = ["ALLOWED_UPDATES", "ChatMigratedHook", "TelegramChannel"]
@@ -55,6 +61,8 @@ POLL_READ_TIMEOUT_S = 10.0  # PTB adds the long-poll timeout to this for getUpda
 CONNECT_TIMEOUT_S = 5.0
 POOL_TIMEOUT_S = 10.0  # waiting for a free connection when many sends run at once
 MAX_DOWNLOAD_BYTES = 20_000_000  # the Bot API serves files up to 20 MB
+CAPTION_LIMIT = 1024  # characters of a file's caption, in UTF-16 code units
+PHOTO_MAX_BYTES = 10_000_000  # sendPhoto's limit; a larger picture goes as a document
 _RESUMABLE_REPLIES = 256
 _SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _MARKUP_ERRORS = ("can't parse entities", "can't find end", "unsupported start tag")
@@ -76,6 +84,7 @@ class TelegramChannel:
         self._me: BotIdentity | None = None
         self._deliver: Deliver | None = None
         self._poller: UpdatePoller | None = None
+        self._leader: Leader | None = None  # several processes on one database: only the leader polls
         self._webhook: WebhookReceiver | None = None
         self._typing = TypingIndicator(self._send_typing)
         self._migrated: dict[str, str] = {}
@@ -148,7 +157,7 @@ class TelegramChannel:
                 await bot.delete_webhook(drop_pending_updates=False)
                 self._poller = UpdatePoller(
                     bot, self._handle_update, poll_timeout_s=self._config.poll_timeout_s,
-                    allowed_updates=ALLOWED_UPDATES,
+                    allowed_updates=ALLOWED_UPDATES, leader=self._leader,
                 )
                 self._poller.start()
         except TelegramError as exc:
@@ -211,22 +220,40 @@ class TelegramChannel:
         if self._on_chat_migrated is not None:
             await self._on_chat_migrated(old_chat_id, new_chat_id)
 
+    def receive_as_leader(self, leader: Leader) -> bool:
+        """``SingleReceiver``: long polling admits one poller per bot; a webhook takes any process."""
+        if self._config.mode == "webhook":
+            return False
+        self._leader = leader
+        return True
+
     # ---- sending ------------------------------------------------------------------------------------------
+
+    def direct_chat(self, user_id: str) -> str:
+        """A user's private chat with the bot has the user's id (the bot may write once the user has started it)."""
+        return user_id
 
     async def send(self, reply: Reply) -> SentRef:
         bot = self._require_bot()
-        parts = render_reply(reply, self._config.parse_mode)
-        if not parts:
+        parts = render_reply(reply, self._config.parse_mode) if reply.text.strip() or not reply.files else []
+        if not parts and not reply.files:
             raise SendFailed("the reply has no visible text; nothing was sent", permanent=True)
+        caption: MessagePart | None = None
+        if reply.files and len(parts) == 1 and utf16_len(parts[0].plain) <= CAPTION_LIMIT:
+            caption, parts = parts[0], []  # a short text goes with the (first) file as its caption
         for value in (reply.chat_id, reply.thread_id, reply.reply_to_message_id):
             if value is not None and not _is_telegram_id(value):
                 raise SendFailed(f"{value!r} is not a Telegram chat, topic or message id", permanent=True)
         sent = self._partial.pop(reply.idempotency_key, [])
         chat_id = self._migrated.get(reply.chat_id, reply.chat_id)
-        for index in range(len(sent), len(parts)):
+        for index in range(len(sent), len(parts) + len(reply.files)):
             quote = reply.reply_to_message_id if index == 0 else None
             try:
-                chat_id, message_id = await self._send_part(bot, chat_id, parts[index], reply.thread_id, quote)
+                if index < len(parts):
+                    chat_id, message_id = await self._send_part(bot, chat_id, parts[index], reply.thread_id, quote)
+                else:
+                    message_id = await self._send_file(bot, chat_id, reply.files[index - len(parts)],
+                                                       reply.thread_id, quote, caption if index == 0 else None)
             except (RateLimited, SendFailed):
                 if sent:
                     self._remember_partial(reply.idempotency_key, sent)
@@ -266,6 +293,32 @@ class TelegramChannel:
                 plain = True
             except TelegramError as exc:
                 raise _translated(exc, chat_id) from exc
+
+    async def _send_file(
+        self, bot: Bot, chat_id: str, file: OutgoingFile, thread_id: str | None, quote: str | None,
+        caption: MessagePart | None,
+    ) -> str:
+        """Send one file of a reply: a picture as a photo (shown inline), anything else as a document."""
+        try:
+            data = await asyncio.to_thread(Path(file.path).read_bytes)
+        except OSError as exc:
+            raise SendFailed(f"the file {file.name!r} to send is gone ({exc.strerror})", permanent=True) from exc
+        upload = InputFile(data, filename=file.name)
+        common: dict[str, Any] = {
+            "chat_id": int(chat_id),
+            "message_thread_id": int(thread_id) if thread_id else None,
+            "reply_parameters": ReplyParameters(int(quote), allow_sending_without_reply=True) if quote else None,
+            "caption": caption.text if caption is not None else None,
+            "parse_mode": caption.parse_mode if caption is not None else None,
+        }
+        try:
+            if file.kind == "image" and len(data) <= PHOTO_MAX_BYTES:
+                message = await bot.send_photo(photo=upload, **common)
+            else:
+                message = await bot.send_document(document=upload, **common)
+        except TelegramError as exc:
+            raise _translated(exc, chat_id) from exc
+        return str(message.message_id)
 
     def _remember_partial(self, key: str, sent: list[str]) -> None:
         self._partial[key] = sent
@@ -314,16 +367,25 @@ class TelegramChannel:
         except TelegramError as exc:
             raise _translated(exc, chat_id) from exc
 
-    async def download(self, platform_file_id: str, *, max_bytes: int = MAX_DOWNLOAD_BYTES) -> bytes:
-        """The bytes of a file a member sent (``Attachment.platform_file_id``)."""
+    async def download(self, message_id: str, attachment: Attachment, *,
+                       max_bytes: int = MAX_DOWNLOAD_BYTES) -> bytes:
+        """The bytes of a file a member sent (getFile, then the file URL); ``FileRefused`` past ``max_bytes``."""
         bot = self._require_bot()
+        file_id = attachment.platform_file_id
+        limit = min(max_bytes, MAX_DOWNLOAD_BYTES)
+        name = attachment.name or "the file"
         try:
-            file = await bot.get_file(platform_file_id)
-            if file.file_size is not None and file.file_size > max_bytes:
-                raise ChannelError(f"the file is {file.file_size} bytes, more than the {max_bytes} allowed")
-            return bytes(await file.download_as_bytearray())
+            file = await bot.get_file(file_id)
+            if file.file_size is not None and file.file_size > limit:
+                raise FileRefused(too_large_reason(name, file.file_size, limit))
+            data = bytes(await file.download_as_bytearray())
         except TelegramError as exc:
-            raise ChannelError(f"telegram could not provide file {platform_file_id} ({exc.message})") from exc
+            if "too big" in exc.message.lower():  # the Bot API serves files up to 20 MB
+                raise FileRefused(too_large_reason(name, attachment.size or limit + 1, limit)) from exc
+            raise ChannelError(f"telegram could not provide file {file_id} ({exc.message})") from exc
+        if len(data) > limit:
+            raise FileRefused(too_large_reason(name, len(data), limit))
+        return data
 
     # ---- helpers ------------------------------------------------------------------------------------------
 

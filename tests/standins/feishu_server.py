@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import email.parser
+import email.policy
 import hashlib
 import json
 import secrets
@@ -98,6 +100,8 @@ class _State:
     members: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     failures: list[_Failure] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)
+    resources: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # key -> (message_id, bytes)
+    uploads: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # image/file key -> (name, bytes)
 
 
 class FakeFeishu:
@@ -164,6 +168,18 @@ class FakeFeishu:
         """A message members posted (the pusher calls this), so replies to it know their chat."""
         with self._lock:
             self._state.messages[message_id] = {"chat_id": chat_id, "thread_id": thread_id}
+
+    def add_resource(self, message_id: str, content: bytes, *, prefix: str = "file") -> str:
+        """A file a member posts (image, file, audio, media): served at the message's resources; returns its key."""
+        key = f"{prefix}_v3_{secrets.token_hex(8)}"
+        with self._lock:
+            self._state.resources[key] = (message_id, content)
+        return key
+
+    def uploaded(self, key: str) -> tuple[str, bytes] | None:
+        """(name, bytes) of what the bot uploaded under an image_key or file_key."""
+        with self._lock:
+            return self._state.uploads.get(key)
 
     def fail_next(self, path_suffix: str, *, code: int | None = None, http_status: int | None = None,
                   reset: float | None = None, msg: str = "injected failure") -> None:
@@ -233,8 +249,12 @@ class FakeFeishu:
             return 200, {"code": 0, "msg": "ok", "bot": {"activate_status": 2, "app_name": self.bot_name,
                                                         "open_id": self.bot_open_id, "ip_white_list": []}}, {}
         if path == "/open-apis/im/v1/messages" and method == "POST":
-            if query.get("receive_id_type") != "chat_id":
-                return 400, {"code": 230001, "msg": "receive_id_type must be chat_id here"}, {}
+            id_type = query.get("receive_id_type")
+            if id_type not in ("chat_id", "open_id"):
+                return 400, {"code": 230001, "msg": "receive_id_type must be chat_id or open_id here"}, {}
+            if id_type == "open_id" and not str(body["receive_id"]).startswith("ou_"):
+                return 400, {"code": 99992361, "msg": "open_id cross app"}, {}
+            # A message to an open_id lands in the one-to-one chat with that user; recorded under the open_id.
             return self._post_message(body["receive_id"], body, reply_to=None)
         if parts[:4] == ["open-apis", "im", "v1", "messages"] and len(parts) >= 5:
             message_id = parts[4]
@@ -249,6 +269,10 @@ class FakeFeishu:
                 return 200, {"code": 0, "msg": "success", "data": {}}, {}
             if len(parts) >= 6 and parts[5] == "reactions":
                 return self._reaction(method, message_id, parts[6] if len(parts) > 6 else None, body)
+            if len(parts) == 7 and parts[5] == "resources" and method == "GET":
+                return self._resource(message_id, parts[6], query.get("type", ""))
+        if path in ("/open-apis/im/v1/images", "/open-apis/im/v1/files") and method == "POST":
+            return self._upload(path.rsplit("/", 1)[1], body)
         if parts[:4] == ["open-apis", "contact", "v3", "users"] and len(parts) == 5:
             if not self.contact_permission:
                 return 400, {"code": 99991672, "msg": "Access denied. One of the following scopes is required: "
@@ -263,6 +287,27 @@ class FakeFeishu:
             return 200, {"code": 0, "msg": "success", "data": {"items": items, "has_more": False,
                                                                 "page_token": "", "member_total": len(items)}}, {}
         return 404, {"code": 404, "msg": f"no route {method} {path}"}, {}
+
+    def _resource(self, message_id: str, key: str, kind: str) -> tuple[int, Any, dict[str, str]]:
+        found = self._state.resources.get(key)
+        if kind not in ("image", "file"):
+            return 400, {"code": 234001, "msg": "Invalid request param: type"}, {}
+        if found is None or found[0] != message_id:
+            return 400, {"code": 234003, "msg": "File not in msg."}, {}
+        return 200, found[1], {"Content-Type": "application/octet-stream"}
+
+    def _upload(self, what: str, body: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+        field_name = "image" if what == "images" else "file"
+        upload = body.get(field_name)
+        if not isinstance(upload, tuple):
+            return 400, {"code": 234001, "msg": f"Invalid request param: {field_name} is missing"}, {}
+        if what == "images" and body.get("image_type") != "message":
+            return 400, {"code": 234001, "msg": "Invalid request param: image_type"}, {}
+        if what == "files" and not body.get("file_type"):
+            return 400, {"code": 234001, "msg": "Invalid request param: file_type"}, {}
+        key = f"{'img' if what == 'images' else 'file'}_v3_{secrets.token_hex(8)}"
+        self._state.uploads[key] = (str(body.get("file_name") or upload[0]), upload[1])
+        return 200, {"code": 0, "msg": "success", "data": {f"{field_name}_key": key}}, {}
 
     def _token(self, body: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
         if body.get("app_id") != self.app_id or body.get("app_secret") != self.app_secret:
@@ -331,6 +376,19 @@ def _failure_answer(failure: _Failure) -> tuple[int, dict[str, Any], dict[str, s
     return status, {"code": code, "msg": failure.msg}, headers
 
 
+def _multipart(content_type: str, raw: bytes) -> dict[str, Any]:
+    """A multipart body as fields: plain values as strings, files as (file name, bytes)."""
+    parsed = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + raw)
+    fields: dict[str, Any] = {}
+    for part in parsed.iter_parts():
+        name = str(part.get_param("name", header="content-disposition"))
+        payload = bytes(part.get_payload(decode=True) or b"")  # type: ignore[arg-type]
+        filename = part.get_filename()
+        fields[name] = (filename, payload) if filename is not None else payload.decode()
+    return fields
+
+
 class _Handler(BaseHTTPRequestHandler):
     platform: FakeFeishu
     protocol_version = "HTTP/1.1"
@@ -342,16 +400,22 @@ class _Handler(BaseHTTPRequestHandler):
         split = urlsplit(self.path)
         length = int(self.headers.get("content-length") or 0)
         raw = self.rfile.read(length) if length else b""
-        try:
-            body = json.loads(raw) if raw else {}
-        except ValueError:
-            body = {}
+        content_type = self.headers.get("content-type") or ""
+        body: dict[str, Any]
+        if content_type.startswith("multipart/form-data"):
+            body = _multipart(content_type, raw)
+        else:
+            try:
+                body = json.loads(raw) if raw else {}
+            except ValueError:
+                body = {}
         query = {k: v[0] for k, v in parse_qs(split.query).items()}
         headers = {k.lower(): v for k, v in self.headers.items()}
         status, answer, extra = self.platform.handle(self.command, split.path, query, headers, body)
-        payload = json.dumps(answer).encode()
+        payload = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
         self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
+        if "Content-Type" not in extra:
+            self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(payload)))
         for key, value in extra.items():
             self.send_header(key, value)
