@@ -128,6 +128,11 @@ class App:
 
         outbox = Outbox(db, self.channels, self.clock)
         services.outbox = outbox
+        if cfg.media.enabled:
+            from assistant.media import FileStore, Media
+
+            services.media = Media(cfg, FileStore(db, cfg.workspace_dir), self.channels)
+            self._stoppers.append(services.media.aclose)
         # Stop order (the reverse of this list): dispatch drains its turns while the outbox and the channels can
         # still deliver their answers; then the outbox flushes; then the channels stop.
         channels_stop_at = len(self._stoppers)

@@ -12,6 +12,7 @@ __all__ = [
     "Inbound",
     "MemberScope",
     "Mention",
+    "OutgoingFile",
     "Reply",
     "SentRef",
     "utcnow",
@@ -101,6 +102,15 @@ class MemberScope:
 
 
 @dataclass(frozen=True, slots=True)
+class OutgoingFile:
+    """A file a reply carries (``send_file``): a path on this machine, sent as a photo when ``kind`` is "image"."""
+
+    path: str
+    name: str
+    kind: str = "file"  # "image" | "file"
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
     """An answer on its way out. ``idempotency_key`` is stable across retries and restarts."""
 
@@ -112,6 +122,7 @@ class Reply:
     reply_to_message_id: str | None = None
     mention_user_ids: tuple[str, ...] = ()
     mention_names: tuple[str, ...] = ()
+    files: tuple[OutgoingFile, ...] = ()  # sent after the text (the text becomes their caption when short)
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,3 +30,4 @@ class Services:
     outbox: Any = None  # assistant.outbox.Outbox
     members: Any = None  # assistant.members.Directory
     agents: Any = None  # assistant.agent.Agents
+    media: Any = None  # assistant.media.Media: files members send

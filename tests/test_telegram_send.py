@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from assistant.config import TelegramConfig
-from assistant.errors import ChannelError, RateLimited, SendFailed
-from assistant.messages import ChatKind, Inbound, Reply
+from assistant.errors import ChannelError, FileRefused, RateLimited, SendFailed
+from assistant.messages import Attachment, ChatKind, Inbound, OutgoingFile, Reply
 from channels.base import Channel, EditsMessages, Reacts
 from channels.telegram import TelegramChannel
 from tests.standins.telegram_markup import utf16_units
@@ -222,9 +224,33 @@ async def test_edit_changes_the_message_and_ignores_no_change(fake: FakeTelegram
     assert stored is not None and stored["text"] == "Answer: 42"
 
 
-async def test_download_reads_a_member_file(fake: FakeTelegram, channel: TelegramChannel) -> None:
+async def test_download_reads_a_member_file_within_the_limit(fake: FakeTelegram, channel: TelegramChannel) -> None:
     update = fake.push_message(GROUP, "supergroup", 4201, "Alice", "see this", document=("plan.txt", b"ship it"))
+    message_id = str(update["message"]["message_id"])
     file_id = update["message"]["document"]["file_id"]
-    assert await channel.download(file_id) == b"ship it"
+    plan = Attachment("file", file_id, name="plan.txt")
+    assert await channel.download(message_id, plan, max_bytes=100) == b"ship it"
+    with pytest.raises(FileRefused, match=r"plan\.txt is 7 bytes, more than the 3 bytes I accept"):
+        await channel.download(message_id, plan, max_bytes=3)
     with pytest.raises(ChannelError, match="FILE-missing"):
-        await channel.download("FILE-missing")
+        await channel.download(message_id, Attachment("file", "FILE-missing"), max_bytes=100)
+
+
+async def test_a_reply_with_files_sends_a_photo_and_a_document(
+    fake: FakeTelegram, channel: TelegramChannel, tmp_path: Path
+) -> None:
+    asked(fake)
+    picture, notes = tmp_path / "chart.png", tmp_path / "notes.txt"
+    picture.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 32)
+    notes.write_text("1. ship it")
+    files = (OutgoingFile(str(picture), "chart.png", "image"), OutgoingFile(str(notes), "notes.txt"))
+    ref = await channel.send(replace(reply(GROUP, "**Here** they are"), files=files))
+    assert len(ref.platform_message_ids) == 2
+    photo, document = fake.sent[-2:]
+    assert (photo.media, photo.text, photo.parse_mode) == ("photo", "Here they are", "HTML")  # the text: a caption
+    assert (document.media, document.document_name, document.file_content) == ("document", "notes.txt",
+                                                                              b"1. ship it")
+    notes.unlink()
+    with pytest.raises(SendFailed, match="gone") as gone:
+        await channel.send(replace(reply(GROUP, ""), idempotency_key="k2", files=files[1:]))
+    assert gone.value.permanent

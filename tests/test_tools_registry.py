@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 from pydantic import BaseModel
 
@@ -84,17 +85,20 @@ async def test_send_message_goes_to_the_current_chat_only(make_config: Callable[
         assert not again.error and world.outbox.queued[-1][0].idempotency_key == reply.idempotency_key
 
 
-async def test_send_file_is_honest_about_attachments(make_config: Callable[..., Config]) -> None:
+async def test_send_file_attaches_the_file_itself(make_config: Callable[..., Config]) -> None:
     config = make_config()
     async with open_world(config) as world:
         ws = member_workspace(config, member())
         (ws / "plan.md").write_text("1. ship it")
-        (ws / "big.bin").write_bytes(b"\0" * 10_000)
-        small = await world.call(member(), "send_file", json.dumps({"path": "plan.md", "caption": "The plan"}))
-        assert "no attachment was sent" in small.content
-        assert world.outbox.queued[-1][0].text == "The plan\nFile plan.md (10 bytes):\n1. ship it"
-        big = await world.call(member(), "send_file", json.dumps({"path": "big.bin"}))
-        assert "as a note naming it" in big.content
-        assert "cannot receive attachments" in world.outbox.queued[-1][0].text
+        (ws / "chart.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 100)
+        (ws / "empty.txt").write_bytes(b"")
+        doc = await world.call(member(), "send_file", json.dumps({"path": "plan.md", "caption": "The plan"}))
+        assert not doc.error and "as a file" in doc.content
+        reply = world.outbox.queued[-1][0]
+        assert reply.text == "The plan"
+        assert [(Path(f.path).name, f.name, f.kind) for f in reply.files] == [("plan.md", "plan.md", "file")]
+        picture = await world.call(member(), "send_file", json.dumps({"path": "chart.png"}))
+        assert "as a picture" in picture.content and world.outbox.queued[-1][0].files[0].kind == "image"
+        empty = await world.call(member(), "send_file", json.dumps({"path": "empty.txt"}))
         escape = await world.call(member(), "send_file", json.dumps({"path": "../2/x"}))
-        assert escape.error and len(world.outbox.queued) == 2
+        assert empty.error and escape.error and len(world.outbox.queued) == 2

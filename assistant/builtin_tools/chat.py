@@ -1,27 +1,30 @@
 """``send_message`` and ``send_file``: post to the chat the turn is in (never another chat), via the outbox.
 
 The target chat comes from the turn's scope, not from the arguments, so a model cannot be talked into posting
-elsewhere. Channels do not carry file attachments yet: ``send_file`` posts a note naming the file (with its
-text when it is short) and says so in its result, so nobody is told a file was attached when it was not.
+elsewhere. ``send_file`` attaches the file itself (a picture as a photo, anything else as a document) to a reply
+the outbox delivers like any other: stored first, sent once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
 from assistant.builtin_tools.workspace import member_workspace, resolve_in_workspace
 from assistant.errors import ScopeError, ToolError
-from assistant.messages import Reply
+from assistant.media.sniff import IMAGE_TYPES, sniff_mime
+from assistant.messages import OutgoingFile, Reply
 from assistant.tools import Tool, ToolContext, ToolResult
 
 __all__ = ["chat_tools"]
 
 MAX_MESSAGE_CHARS = 4_000
-INLINE_FILE_CHARS = 3_000
+# Feishu takes uploads up to 30 MB (Telegram bots up to 50 MB): the smaller limit holds for both.
+SEND_FILE_MAX_BYTES = 30_000_000
 
 
 class SendMessageArgs(BaseModel):
@@ -59,13 +62,10 @@ async def _send_message(args: SendMessageArgs, ctx: ToolContext) -> ToolResult:
     return ToolResult(f"queued for this chat as message {message_id}")
 
 
-def _describe_file(path: Path, rel: str, caption: str) -> tuple[str, bool]:
-    size = path.stat().st_size
-    head = f"{caption.strip()}\n" if caption.strip() else ""
-    data = path.read_bytes()[:INLINE_FILE_CHARS * 4 + 1]
-    if size <= INLINE_FILE_CHARS and b"\0" not in data:
-        return f"{head}File {rel} ({size} bytes):\n{data.decode('utf-8', errors='replace')}", True
-    return f"{head}File {rel} ({size} bytes) is in the workspace; this chat cannot receive attachments yet.", False
+def _file_kind(path: Path) -> tuple[int, str]:
+    with path.open("rb") as handle:
+        head = handle.read(4096)
+    return path.stat().st_size, "image" if sniff_mime(head) in IMAGE_TYPES else "file"
 
 
 async def _send_file(args: SendFileArgs, ctx: ToolContext) -> ToolResult:
@@ -77,11 +77,20 @@ async def _send_file(args: SendFileArgs, ctx: ToolContext) -> ToolResult:
     if not path.is_file():
         raise ToolError(f"{args.path!r} is not a file in your workspace")
     rel = path.relative_to(workspace).as_posix()
-    text, inline = await asyncio.to_thread(_describe_file, path, rel, args.caption)
-    message_id = await _enqueue(ctx, text)
-    inlined = "with its text inline" if inline else "as a note naming it (too large or not text)"
-    return ToolResult(f"posted {rel} {inlined} as message {message_id}; no attachment was sent because the "
-                      "channels do not carry files yet")
+    size, kind = await asyncio.to_thread(_file_kind, path)
+    if size == 0:
+        raise ToolError(f"{rel} is empty; there is nothing to send")
+    if size > SEND_FILE_MAX_BYTES:
+        raise ToolError(f"{rel} is {size} bytes; the chat platforms take files up to {SEND_FILE_MAX_BYTES} bytes")
+    outbox = ctx.services.outbox
+    if outbox is None:
+        raise ToolError("files cannot be sent from here (no outbox is running)")
+    caption = args.caption.strip()[:MAX_MESSAGE_CHARS]
+    reply = replace(_reply(ctx, f"{caption}|file:{rel}:{size}"), text=caption,
+                    files=(OutgoingFile(str(path), path.name, kind),))
+    message_id = await outbox.enqueue(reply, ctx.scope.member_id, ctx.inbound_message_id)
+    shown = "a picture" if kind == "image" else "a file"
+    return ToolResult(f"sent {rel} ({size} bytes) as {shown} to this chat, message {message_id}")
 
 
 def chat_tools() -> list[Tool]:

@@ -50,6 +50,8 @@ def _blocks(msg: ChatMessage) -> list[dict[str, Any]]:
     if msg.content:
         text = msg.content if msg.role != "system" else f"[system note] {msg.content}"
         blocks.append({"type": "text", "text": text})
+    blocks.extend({"type": "image", "source": {"type": "base64", "media_type": p.mime, "data": p.as_base64()}}
+                  for p in msg.parts)
     for call in msg.tool_calls if msg.role == "assistant" else ():
         blocks.append({"type": "tool_use", "id": call.id, "name": call.name, "input": _tool_input(call.arguments)})
     return blocks

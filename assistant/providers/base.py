@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-__all__ = ["ChatMessage", "ModelProvider", "ModelRequest", "ModelResponse", "ToolCall", "ToolSpec", "Usage"]
+__all__ = [
+    "ChatMessage",
+    "ImagePart",
+    "ModelProvider",
+    "ModelRequest",
+    "ModelResponse",
+    "ToolCall",
+    "ToolSpec",
+    "Usage",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +34,20 @@ class ToolCall:
 
 
 @dataclass(frozen=True, slots=True)
+class ImagePart:
+    """An image that goes with a message's text (a photo a member sent, a frame of their video), as bytes.
+
+    Providers render it in their own wire format (OpenAI ``image_url`` data URL, Anthropic ``image`` block); a
+    model without the vision ability never receives it (the router leaves it out)."""
+
+    mime: str  # image/jpeg, image/png, image/gif or image/webp
+    data: bytes = field(repr=False)
+
+    def as_base64(self) -> str:
+        return base64.b64encode(self.data).decode("ascii")
+
+
+@dataclass(frozen=True, slots=True)
 class ChatMessage:
     role: Literal["system", "user", "assistant", "tool"]
     content: str
@@ -33,6 +57,9 @@ class ChatMessage:
     # Marked private by whoever put it in the context (private memory, a private tool result): the router keeps
     # any request containing it on a local model.
     private: bool = False
+    # Images that go with ``content`` (user messages only). Empty for text: such a message is sent exactly as a
+    # text-only message always was, so prompt caches keep hitting.
+    parts: tuple[ImagePart, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ _FINISH_REASONS = {"tool_calls": "tool_calls", "function_call": "tool_calls", "l
 
 
 def _message(msg: ChatMessage) -> dict[str, Any]:
-    out: dict[str, Any] = {"role": msg.role, "content": msg.content}
+    out: dict[str, Any] = {"role": msg.role, "content": _content(msg) if msg.parts else msg.content}
     if msg.role == "assistant" and msg.tool_calls:
         out["content"] = msg.content or None
         out["tool_calls"] = [
@@ -37,6 +37,14 @@ def _message(msg: ChatMessage) -> dict[str, Any]:
     elif msg.name and _NAME_PATTERN.match(msg.name):
         out["name"] = msg.name
     return out
+
+
+def _content(msg: ChatMessage) -> list[dict[str, Any]]:
+    """Text then images, as content parts (images as data URLs: nothing is fetched from elsewhere)."""
+    parts: list[dict[str, Any]] = [{"type": "text", "text": msg.content}] if msg.content else []
+    parts.extend({"type": "image_url", "image_url": {"url": f"data:{p.mime};base64,{p.as_base64()}"}}
+                 for p in msg.parts)
+    return parts
 
 
 def _tool(spec: ToolSpec) -> dict[str, Any]:

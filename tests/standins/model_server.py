@@ -14,6 +14,8 @@ sees at once when the prompt prefix stops being byte-stable.
 from __future__ import annotations
 
 import bisect
+import email.parser
+import email.policy
 import itertools
 import json
 import math
@@ -155,6 +157,10 @@ class ScriptedModelServer:
         self._stopping = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        # Speech to text (/v1/audio/transcriptions): answers from this queue, else ``transcript``.
+        self._transcripts: deque[str] = deque()
+        self.transcript = "(no speech)"
+        self._audio: list[tuple[str, str, bytes]] = []  # (model, file name, bytes) of each transcription asked
 
     # lifecycle
 
@@ -226,6 +232,38 @@ class ScriptedModelServer:
 
     def enqueue_truncated(self) -> None:
         self.enqueue(ScriptedReply(kind="truncated"))
+
+    def enqueue_transcript(self, text: str) -> None:
+        with self._lock:
+            self._transcripts.append(text)
+
+    @property
+    def transcriptions(self) -> list[tuple[str, str, bytes]]:
+        """(model, file name, audio bytes) of every transcription request, in order."""
+        with self._lock:
+            return list(self._audio)
+
+    def image_parts(self) -> list[tuple[str, str]]:
+        """Every image each request carried, as (wire format, data URL or media type + base64 head): OpenAI
+        ``image_url`` parts and Anthropic ``image`` blocks alike."""
+        found: list[tuple[str, str]] = []
+        for request in self.requests:
+            for message in request.body.get("messages") or ():
+                content = message.get("content") if isinstance(message, dict) else None
+                for part in content if isinstance(content, list) else ():
+                    if not isinstance(part, dict):
+                        continue
+                    if part.get("type") == "image_url":
+                        found.append(("openai", str((part.get("image_url") or {}).get("url", ""))))
+                    elif part.get("type") == "image":
+                        source = part.get("source") or {}
+                        found.append(("anthropic", f"data:{source.get('media_type')};base64,{source.get('data')}"))
+        return found
+
+    def _transcribe(self, model: str, name: str, audio: bytes) -> str:
+        with self._lock:
+            self._audio.append((model, name, audio))
+            return self._transcripts.popleft() if self._transcripts else self.transcript
 
     # what was received
 
@@ -454,6 +492,9 @@ def _handler_for(server: ScriptedModelServer) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length)
+            if self.path.rstrip("/").endswith("/audio/transcriptions"):
+                self._transcription(raw)
+                return
             anthropic = self.path.rstrip("/").endswith("/v1/messages")
             if not anthropic and not self.path.rstrip("/").endswith("/chat/completions"):
                 self._send(404, b'{"error": {"message": "no such endpoint"}}')
@@ -472,6 +513,26 @@ def _handler_for(server: ScriptedModelServer) -> type[BaseHTTPRequestHandler]:
                 self._answer(reply, body, anthropic, prompt, cached)
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client gave up (a timeout test); nothing to answer
+
+        def _transcription(self, raw: bytes) -> None:
+            content_type = self.headers.get("Content-Type") or ""
+            if not content_type.startswith("multipart/form-data"):
+                self._send(400, b'{"error": {"message": "send multipart/form-data"}}')
+                return
+            parsed = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+                b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + raw)
+            fields: dict[str, Any] = {}
+            for part in parsed.iter_parts():
+                name = str(part.get_param("name", header="content-disposition"))
+                payload = bytes(part.get_payload(decode=True) or b"")  # type: ignore[arg-type]
+                filename = part.get_filename()
+                fields[name] = (filename, payload) if filename is not None else payload.decode()
+            upload = fields.get("file")
+            if not isinstance(upload, tuple) or not fields.get("model"):
+                self._send(400, b'{"error": {"message": "file and model are required"}}')
+                return
+            text = server._transcribe(str(fields["model"]), str(upload[0]), upload[1])
+            self._send(200, json.dumps({"text": text}).encode())
 
         def _answer(
             self, reply: ScriptedReply, body: dict[str, Any], anthropic: bool, prompt: int, cached: int

@@ -57,6 +57,8 @@ class SentMessage:
     message_id: int
     raw_text: str = ""  # as the bot sent it
     document_name: str | None = None
+    media: str | None = None  # "photo" | "document" when the bot sent a file
+    file_content: bytes | None = field(default=None, repr=False, compare=False)
     received_at: float = field(default_factory=time.perf_counter, compare=False)  # when the stand-in took it
 
 
@@ -195,13 +197,15 @@ class FakeTelegram:
         chat_title: str | None = None,
         photo: bytes | None = None,
         document: tuple[str, bytes] | None = None,
+        voice: bytes | None = None,
+        video: tuple[str, bytes] | None = None,
     ) -> dict[str, Any]:
         """Queue a member's message as an update and return it. ``entities=None`` detects mentions/commands
-        as Telegram does; a ``photo`` or ``document`` makes ``text`` its caption."""
+        as Telegram does; a ``photo``, ``document``, ``voice`` note or ``video`` makes ``text`` its caption."""
         update = self.message_update(
             chat_id, chat_type, user_id, first_name, text, entities=entities, thread_id=thread_id,
             reply_to=reply_to, last_name=last_name, username=username, chat_title=chat_title, photo=photo,
-            document=document,
+            document=document, voice=voice, video=video,
         )
         self.push_raw(update)
         return update
@@ -222,6 +226,8 @@ class FakeTelegram:
         chat_title: str | None = None,
         photo: bytes | None = None,
         document: tuple[str, bytes] | None = None,
+        voice: bytes | None = None,
+        video: tuple[str, bytes] | None = None,
     ) -> dict[str, Any]:
         """Build (and remember the message of) an update without queueing it: for webhook deliveries."""
         with self._changed:
@@ -235,12 +241,13 @@ class FakeTelegram:
                 "message_id": next(self._message_ids), "from": sender, "chat": chat, "date": int(time.time()),
             }
             found = entities_in(text) if entities is None else entities
-            if photo is not None or document is not None:
+            if photo is not None or document is not None or voice is not None or video is not None:
                 if text:
                     message["caption"] = text
                 if found:
                     message["caption_entities"] = found
                 self._attach(message, photo, document)
+                self._attach_media(message, voice, video)
             else:
                 message["text"] = text
                 if found:
@@ -519,11 +526,30 @@ class FakeTelegram:
                                               "file_name": name, "file_size": len(content)}}
         if shown:
             extra["caption"] = shown
-        return self._post(chat, params, shown, raw, parse_mode, extra, document_name=name)
+        return self._post(chat, params, shown, raw, parse_mode, extra, document_name=name, media="document",
+                          file_content=content)
+
+    def _send_photo(self, params: dict[str, Any], files: dict[str, tuple[str, bytes]]) -> Any:
+        chat = self._writable_chat(params)
+        if "photo" not in files:
+            raise BotApiError(400, "Bad Request: there is no photo in the request")
+        name, content = files["photo"]
+        if not content.startswith((b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"RIFF")):
+            raise BotApiError(400, "Bad Request: IMAGE_PROCESS_FAILED")
+        file_id = f"FILE{next(self._file_ids):04d}"
+        self._state.files[file_id] = (f"photos/{name}", content)
+        photo = [{"file_id": file_id, "file_unique_id": f"U{file_id}", "width": 640, "height": 480,
+                  "file_size": len(content)}]
+        raw = str(params.get("caption") or "")
+        parse_mode = params.get("parse_mode") or None
+        shown = visible_text(raw, parse_mode) if raw else ""
+        return self._post(chat, params, shown, raw, parse_mode, {"photo": photo}, document_name=name, media="photo",
+                          file_content=content)
 
     def _post(
         self, chat: dict[str, Any], params: dict[str, Any], shown: str, raw: str, parse_mode: str | None,
-        content: dict[str, Any], *, document_name: str | None = None,
+        content: dict[str, Any], *, document_name: str | None = None, media: str | None = None,
+        file_content: bytes | None = None,
     ) -> dict[str, Any]:
         chat_id = int(chat["id"])
         thread_id = params.get("message_thread_id")
@@ -540,7 +566,7 @@ class FakeTelegram:
         self._state.sent.append(SentMessage(
             chat_id=chat_id, text=shown, message_thread_id=int(thread_id) if thread_id is not None else None,
             reply_to_message_id=reply_to, parse_mode=parse_mode, message_id=message["message_id"], raw_text=raw,
-            document_name=document_name,
+            document_name=document_name, media=media, file_content=file_content,
         ))
         return message
 
@@ -681,6 +707,20 @@ class FakeTelegram:
             message["document"] = {"file_id": file_id, "file_unique_id": f"U{file_id}", "file_name": name,
                                    "mime_type": "application/octet-stream", "file_size": len(content)}
 
+    def _attach_media(self, message: dict[str, Any], voice: bytes | None, video: tuple[str, bytes] | None) -> None:
+        if voice is not None:
+            file_id = f"FILE{next(self._file_ids):04d}"
+            self._state.files[file_id] = ("voice/file_1.oga", voice)
+            message["voice"] = {"file_id": file_id, "file_unique_id": f"U{file_id}", "duration": 2,
+                                "mime_type": "audio/ogg", "file_size": len(voice)}
+        if video is not None:
+            name, content = video
+            file_id = f"FILE{next(self._file_ids):04d}"
+            self._state.files[file_id] = (f"videos/{name}", content)
+            message["video"] = {"file_id": file_id, "file_unique_id": f"U{file_id}", "width": 160, "height": 120,
+                                "duration": 2, "file_name": name, "mime_type": "video/mp4",
+                                "file_size": len(content)}
+
 
 _METHODS: dict[str, Callable[[FakeTelegram, dict[str, Any], dict[str, tuple[str, bytes]]], Any]] = {
     "getme": FakeTelegram._get_me,
@@ -689,6 +729,7 @@ _METHODS: dict[str, Callable[[FakeTelegram, dict[str, Any], dict[str, tuple[str,
     "getwebhookinfo": FakeTelegram._webhook_info,
     "sendmessage": FakeTelegram._send_message,
     "senddocument": FakeTelegram._send_document,
+    "sendphoto": FakeTelegram._send_photo,
     "editmessagetext": FakeTelegram._edit_message_text,
     "sendchataction": FakeTelegram._send_chat_action,
     "setmessagereaction": FakeTelegram._set_message_reaction,

@@ -1,0 +1,234 @@
+"""What members send besides text, made readable for a turn: downloaded from the platform within the limits,
+stored in the member's workspace, and turned into what a model can take (image parts, document text, a voice
+note's transcript, a video's frames and transcript), with a sensitivity verdict.
+
+The agent calls ``prepare`` once per turn, before routing: the verdict decides whether the turn may leave this
+machine, and the needs decide which model looks (``vision``, or ``video`` when such a model is configured).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from assistant.config import Config, MediaConfig
+from assistant.errors import ChannelError, FileRefused, PrivacyViolation, ProviderError
+from assistant.media import video
+from assistant.media.extract import document_text
+from assistant.media.sniff import IMAGE_TYPES, sniff_mime, type_allowed
+from assistant.media.store import FileStore
+from assistant.media.transcribe import Transcriber
+from assistant.messages import Attachment, ChatKind, MemberScope
+from assistant.privacy import scan
+from assistant.providers.base import ImagePart
+
+__all__ = ["FetchesFiles", "Media", "Prepared", "Received", "too_large_reason"]
+
+log = logging.getLogger(__name__)
+
+LOCAL_ONLY = "local-only member or chat"
+_SNIFF_BYTES = 4096
+_KIND_WORDS = {"image": "picture", "audio": "recording", "video": "video", "file": "file"}
+
+
+@runtime_checkable
+class FetchesFiles(Protocol):
+    """A channel that can fetch the bytes of a file a member sent. ``message_id`` is the platform id of the
+    message that carried it. Raises ``FileRefused`` when the file is larger than ``max_bytes`` (nothing is
+    kept), ``ChannelError`` when the platform fails."""
+
+    async def download(self, message_id: str, attachment: Attachment, *, max_bytes: int) -> bytes: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """A file as it arrived: the platform id of its message, and what the channel said about it."""
+
+    message_id: str
+    attachment: Attachment
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """What a turn's files became. ``text`` joins the member's message (and so the history and memory);
+    ``images`` go with it to a model that can see; ``refused`` are sentences for the member."""
+
+    text: str = ""
+    images: tuple[ImagePart, ...] = ()
+    sensitive: bool = False
+    kinds: tuple[str, ...] = ()
+    needs: frozenset[str] = frozenset()
+    refused: tuple[str, ...] = ()
+    stored: int = 0
+
+    @property
+    def usable(self) -> bool:
+        return bool(self.text or self.images or self.stored)
+
+
+@dataclass
+class _Turn:
+    lines: list[str] = field(default_factory=list)
+    images: list[ImagePart] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
+    needs: set[str] = field(default_factory=set)
+    refused: list[str] = field(default_factory=list)
+    sensitive: bool = False
+    stored: int = 0
+
+
+def too_large_reason(name: str, size: int, limit: int) -> str:
+    return (f"{name} is {_megabytes(size)}, more than the {_megabytes(limit)} I accept, so I did not take it. "
+            "Send a smaller file or a link to it.")
+
+
+class Media:
+    """Owns the transcription client; ``aclose`` once. ``channels`` are the running channels by name."""
+
+    def __init__(self, config: Config, store: FileStore, channels: Mapping[str, object], *,
+                 transcriber: Transcriber | None = None) -> None:
+        self._config: MediaConfig = config.media
+        self._routing = config.routing
+        self._store = store
+        self._channels = channels
+        self._transcriber = transcriber
+        if transcriber is None and self._config.transcribe_url:
+            self._transcriber = Transcriber(self._config)
+        self._video_model = any("video" in m.abilities for m in config.all_models().values())
+
+    @property
+    def store(self) -> FileStore:
+        return self._store
+
+    async def aclose(self) -> None:
+        if self._transcriber is not None:
+            await self._transcriber.aclose()
+
+    def local_only(self, scope: MemberScope) -> bool:
+        """The member or chat is marked local-only: what they send is sensitive whatever it says."""
+        members = {f"member:{scope.member_id}"}
+        if scope.chat_kind is ChatKind.DIRECT:
+            members.add(f"{scope.channel}:{scope.chat_id}")
+        return (scope.private or f"{scope.channel}:{scope.chat_id}" in self._routing.private_chats
+                or bool(members & set(self._routing.private_members)))
+
+    async def prepare(self, scope: MemberScope, received: Sequence[Received]) -> Prepared:
+        turn = _Turn()
+        local_only = self.local_only(scope)
+        turn.sensitive = local_only
+        if local_only:
+            turn.kinds.append(LOCAL_ONLY)
+        for item in received:
+            try:
+                await self._one(scope, item, turn, local_only)
+            except FileRefused as exc:
+                turn.refused.append(exc.reason)
+        return Prepared(text="\n".join(turn.lines), images=tuple(turn.images), sensitive=turn.sensitive,
+                        kinds=tuple(dict.fromkeys(turn.kinds)), needs=frozenset(turn.needs),
+                        refused=tuple(turn.refused), stored=turn.stored)
+
+    async def _one(self, scope: MemberScope, item: Received, turn: _Turn, local_only: bool) -> None:
+        attachment = item.attachment
+        name = attachment.name or f"the {_KIND_WORDS.get(attachment.kind, 'file')}"
+        limit = self._config.max_bytes
+        if attachment.size is not None and attachment.size > limit:
+            raise FileRefused(too_large_reason(name, attachment.size, limit))
+        channel = self._channels.get(scope.channel)
+        if not isinstance(channel, FetchesFiles):
+            turn.lines.append(f"[{name}: this chat platform does not let me download files]")
+            return
+        try:
+            data = await channel.download(item.message_id, attachment, max_bytes=limit)
+        except FileRefused:
+            raise
+        except ChannelError as exc:
+            log.warning("media: downloading %s failed: %s", attachment.kind, exc)
+            turn.lines.append(f"[{name}: could not be downloaded from the platform]")
+            return
+        if len(data) > limit:
+            raise FileRefused(too_large_reason(name, len(data), limit))
+        mime = sniff_mime(data[:_SNIFF_BYTES], attachment.mime)
+        if not type_allowed(mime, self._config.allowed_types):
+            raise FileRefused(f"{name} is a {mime} file, which I do not take; nothing was stored.")
+        kind = _kind_of(mime, attachment.kind)
+        saved = await self._store.save(scope, data, kind=kind, mime=mime, name=attachment.name or "",
+                                       sensitive=local_only, kinds=(LOCAL_ONLY,) if local_only else ())
+        turn.stored += 1
+        texts: list[str] = []
+        if mime in IMAGE_TYPES:
+            turn.images.append(ImagePart(mime, data))
+            turn.needs.add("vision")
+            turn.lines.append(f"[{name}: picture attached]")
+        elif kind == "audio":
+            transcript = await self._transcript(data, mime, local_only, turn, name)
+            if transcript:
+                texts.append(transcript)
+                turn.lines.append(f"[voice message {name}, transcript]\n{transcript}")
+        elif kind == "video":
+            texts += await self._video(saved.path, name, local_only, turn)
+        else:
+            extracted = await asyncio.to_thread(document_text, data, mime, max_chars=self._config.extract_max_chars,
+                                                max_pages=self._config.pdf_max_pages)
+            if extracted is None:
+                turn.lines.append(f"[{name}: {mime} file stored; no text could be read from it]")
+            else:
+                texts.append(extracted.text)
+                pages = f", {extracted.pages} pages" if extracted.pages else ""
+                cut = " (cut short)" if extracted.cut else ""
+                turn.lines.append(f"[document {name}{pages}, its text{cut}]\n{extracted.text}")
+        found = tuple(dict.fromkeys(f.kind for text in texts for f in scan(text)))
+        if found:
+            # What it says holds personal data: the file and this turn stay on this machine.
+            turn.sensitive = True
+            turn.kinds.extend(found)
+            await self._store.mark_sensitive(saved.file_id, found)
+
+    async def _transcript(self, data: bytes, mime: str, local_only: bool, turn: _Turn, name: str) -> str:
+        if self._transcriber is None:
+            turn.lines.append(f"[{name}: a recording; speech-to-text is not set up (media.transcribe_url)]")
+            return ""
+        try:
+            return await self._transcriber.transcribe(data, mime, private=local_only)
+        except PrivacyViolation:
+            turn.lines.append(f"[{name}: a recording; not transcribed, because this chat is local-only and the "
+                              "transcription endpoint is in the cloud]")
+        except ProviderError as exc:
+            log.warning("media: transcription failed: %s", exc)
+            turn.lines.append(f"[{name}: a recording; transcription failed]")
+        return ""
+
+    async def _video(self, path: Path, name: str, local_only: bool, turn: _Turn) -> list[str]:
+        if not video.ffmpeg_available():
+            turn.lines.append(f"[{name}: a video; it cannot be looked at here: {video.FFMPEG_HINT}]")
+            return []
+        frames = await video.sample_frames(path, self._config.video_frames, self._config.video_frame_width)
+        turn.images.extend(ImagePart("image/jpeg", frame) for frame in frames)
+        if frames:
+            turn.needs.add("video" if self._video_model else "vision")
+        sound = await video.audio_track(path)
+        transcript = ""
+        if sound is not None:
+            transcript = await self._transcript(sound, "audio/wav", local_only, turn, f"{name} (its sound)")
+        said = f"; what is said in it:\n{transcript}" if transcript else ("" if sound is not None else "; no sound")
+        turn.lines.append(f"[video {name}: {len(frames)} frames attached, spread over the clip{said}]")
+        return [transcript] if transcript else []
+
+
+def _kind_of(mime: str, declared: str) -> str:
+    """What the bytes are, by their type; a voice note in a video container (webm) is still a recording."""
+    if mime.startswith("image/"):
+        return "image"
+    if mime.startswith("audio/") or (declared == "audio" and mime.startswith("video/")):
+        return "audio"
+    return "video" if mime.startswith("video/") else "file"
+
+
+def _megabytes(size: int) -> str:
+    if size >= 100_000:
+        return f"{size / 1_000_000:.1f} MB"
+    return f"{size / 1000:.0f} KB" if size >= 1000 else f"{size} bytes"
+
