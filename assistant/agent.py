@@ -379,8 +379,12 @@ class Agents:
         if self._s.memory is None or req.delegated_by is not None or req.ephemeral:
             return
         router = self._s.router if self._s.config.memory.model_extraction else None
+        scope = req.scope
+        if result.direct_chat_id is not None:
+            # Answered in the member's direct chat: journaled there, never in the group's journal.
+            scope = self._direct_scope(scope, result.direct_chat_id)
         try:
-            await self._s.memory.observe_turn(req.scope, result.heard or req.text, result.text,
+            await self._s.memory.observe_turn(scope, result.heard or req.text, result.text,
                                               req.inbound_ids[-1] if req.inbound_ids else None, router=router)
         except Exception:
             log.exception("memory: observing the turn failed")

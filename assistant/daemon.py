@@ -81,6 +81,8 @@ class App:
         self._status_task: asyncio.Task[None] | None = None
         self._model_health: dict[str, dict[str, object]] = {}
         self.dashboard_url: str | None = None
+        # Several processes on one PostgreSQL: this process's leases (None on SQLite, which runs one process).
+        self.leases: Any = None
         self.services: Services
 
     # ---- lifecycle ---------------------------------------------------------------------------------------
@@ -114,6 +116,8 @@ class App:
         self._stoppers.append(db.aclose)
         await db.migrate()
         db.start_maintenance()
+        self._start_rescan(db)
+        await self._start_leases(db)
         router = Router(cfg, db, providers=self._providers, clock=self.clock)
         self._stoppers.append(router.aclose)
         tools = ToolRegistry()
@@ -130,9 +134,11 @@ class App:
         services.outbox = outbox
         if cfg.media.enabled:
             from assistant.media import FileStore, Media
+            from assistant.media.commands import register_commands as register_media_commands
 
             services.media = Media(cfg, FileStore(db, cfg.workspace_dir), self.channels)
             self._stoppers.append(services.media.aclose)
+            register_media_commands(commands)
         # Stop order (the reverse of this list): dispatch drains its turns while the outbox and the channels can
         # still deliver their answers; then the outbox flushes; then the channels stop.
         channels_stop_at = len(self._stoppers)
@@ -146,14 +152,17 @@ class App:
             channels=self.channels, services=services, burst_window_s=cfg.agent.burst_window_ms / 1000,
             max_concurrent_turns=cfg.agent.max_concurrent_turns,
             working_after_s=cfg.agent.working_indicator_after_ms / 1000,
+            lane_leases=self._lanes(db),
         )
         await self._start_scheduler(services, tools, commands)
         await self.dispatcher.start()
         self._stoppers.append(lambda: self.dispatcher.aclose(SHUTDOWN_DRAIN_S))
+        self._start_adopter(db)
         await self._prepare_channels(services)
         if self._before_channels is not None:
             self._before_channels()
         for channel in self.channels.values():
+            self._lead_receiver(channel)
             await channel.start(self.deliver)
             self._stoppers.insert(channels_stop_at, channel.stop)
         outbox.open()
@@ -206,6 +215,81 @@ class App:
                         .order_by(Message.id.desc()).limit(2000))).scalars().all()
                 remember([part for extra in rows for part in (extra or {}).get("parts", [])])
 
+    # ---- several processes on one database (PostgreSQL) --------------------------------------------------
+    async def _start_leases(self, db: Database) -> None:
+        if db.is_sqlite:
+            return  # one process: lanes and receivers need no lease, and the message path no round trip
+        from assistant.leases import Leases
+
+        leases = Leases(db, ttl_s=self.config.storage.lease_ttl_s, info=self._worker_info)
+        await leases.start()
+        self.leases = leases
+        self._stoppers.append(leases.aclose)
+
+    def _worker_info(self) -> dict[str, Any]:
+        return {"version": __version__, "channels": sorted(self.channels),
+                "started_at": self.started_at.isoformat() if self.started_at else None,
+                "queue_depth": self.dispatcher.queue_depth if hasattr(self, "dispatcher") else 0}
+
+    def _lanes(self, db: Database) -> Any:
+        if self.leases is None:
+            return None
+        from assistant.lanes import DatabaseLanes
+
+        return DatabaseLanes(db, self.leases)
+
+    def _start_rescan(self, db: Database) -> None:
+        """Sensitivity verdicts of an older detector (or from before verdicts were kept) are judged again in the
+        background: until then such rows keep their old flag, which errs on the side of staying local."""
+        from assistant.sensitivity import rescan_all
+
+        task = asyncio.create_task(rescan_all(db), name="sensitivity-rescan")
+
+        async def stop() -> None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+        self._stoppers.append(stop)
+
+    def _start_adopter(self, db: Database) -> None:
+        if self.leases is None:
+            return
+        from assistant.lanes import Adopter
+
+        ttl = self.leases.ttl_s
+        adopter = Adopter(db, every_s=ttl / 2, after_s=ttl, holds=self.dispatcher.holds,
+                          submit=self.dispatcher.submit)
+        adopter.start()
+        self._stoppers.append(adopter.aclose)
+
+    async def _run_once_per_database(self, name: str, start: Callable[[], Awaitable[None]]) -> None:
+        """Start a part that must not run in two processes at once (the heartbeat would greet a member twice): with
+        several processes on one database only the holder of its lease runs it, and a standby starts it when it
+        takes the lease over."""
+        if self.leases is None:
+            await start()
+            return
+        from assistant.leases import Leader
+
+        leader = Leader(self.leases, f"singleton:{name}")
+
+        async def lead() -> None:
+            await leader.wait()
+            log.info("this process runs the %s now (it holds the lease)", name)
+            await start()
+
+        task = asyncio.create_task(lead(), name=f"lead:{name}")
+        self._stoppers.append(lambda: _cancel(task))
+
+    def _lead_receiver(self, channel: Channel) -> None:
+        from channels.leader import SingleReceiver
+
+        if self.leases is None or not isinstance(channel, SingleReceiver):
+            return
+        from assistant.leases import Leader
+
+        channel.receive_as_leader(Leader(self.leases, f"receiver:{channel.name}"))
+
     async def _chat_migrated(self, old_chat_id: str, new_chat_id: str) -> None:
         await self.services.members.migrate_chat("telegram", old_chat_id, new_chat_id)
 
@@ -222,8 +306,11 @@ class App:
         memory.register_tools(tools)
         memory.register_commands(commands)
         if self._scheduler_on:
-            task = asyncio.create_task(self._consolidate_forever(store), name="memory-consolidation")
-            self._stoppers.append(lambda: _cancel(task))
+            async def start_consolidation() -> None:
+                task = asyncio.create_task(self._consolidate_forever(store), name="memory-consolidation")
+                self._stoppers.append(lambda: _cancel(task))
+
+            await self._run_once_per_database("memory consolidation", start_consolidation)
 
     async def _consolidate_forever(self, store: Any) -> None:
         """Merge duplicates, resolve contradictions and promote journal items, every consolidate_every_h."""
@@ -277,8 +364,12 @@ class App:
 
             heartbeat = Heartbeat(services.db, self.clock, self.config.heartbeat, host, self.config.workspace_dir,
                                   default_timezone=self.config.team.timezone)
-            await heartbeat.start()
-            self._stoppers.append(heartbeat.aclose)
+
+            async def start_heartbeat() -> None:
+                await heartbeat.start()
+                self._stoppers.append(heartbeat.aclose)
+
+            await self._run_once_per_database("heartbeat", start_heartbeat)
 
     async def _start_dashboard(self, services: Services) -> None:
         if not self.config.dashboard.enabled:
@@ -313,6 +404,7 @@ class App:
             "queue_depth": self.dispatcher.queue_depth if hasattr(self, "dispatcher") else 0,
             "subagents": self.dispatcher.subagents() if hasattr(self, "dispatcher") else [],
             "models": self._model_health,
+            "worker": self.leases.holder if self.leases is not None else None,
         }
 
     @property

@@ -24,6 +24,10 @@ class _Report:
     def ok(self, what: str) -> None:
         self.out.print(f"[green]ok[/green]   {escape(what)}", highlight=False, soft_wrap=True)
 
+    def warn(self, what: str, fix: str) -> None:
+        self.out.print(f"[yellow]WARN[/yellow] {escape(what)}\n     fix: {escape(fix)}", highlight=False,
+                       soft_wrap=True)
+
     def bad(self, what: str, fix: str) -> None:
         self.problems += 1
         self.out.print(f"[red]FAIL[/red] {escape(what)}\n     fix: {escape(fix)}", highlight=False, soft_wrap=True)
@@ -76,6 +80,12 @@ async def _models(cfg: Config, report: _Report) -> None:
         else:
             report.bad(f"model {name}: {info.get('error', 'unreachable')}",
                        f"check [models.{name}] base_url, model and api key; is the server running?")
+    if not any(info.get("reachable") and info.get("location") == "local" for info in health.values()):
+        # Privacy routing keeps sensitive messages on local models: with none reachable, such messages are
+        # refused (the member is told why) and never answered.
+        report.warn("privacy routing has no reachable local model: messages with personal data will not be "
+                    "answered", "add a local model (`teamclaw onboard` finds Ollama and LM Studio) or turn on "
+                    "redaction (routing.redaction, routing.redaction_members, routing.redaction_chats)")
 
 
 async def _telegram(cfg: Config, client: httpx.AsyncClient, report: _Report) -> None:

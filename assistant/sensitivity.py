@@ -20,7 +20,7 @@ from sqlalchemy import and_, select, update
 from assistant.privacy import DETECTOR_VERSION, Finding, scan
 from assistant.storage.db import Database
 
-__all__ = ["RESCAN_BATCH", "Verdict", "judge", "rescan"]
+__all__ = ["RESCAN_BATCH", "Verdict", "judge", "rescan", "rescan_all"]
 
 log = logging.getLogger(__name__)
 
@@ -72,3 +72,18 @@ async def rescan(db: Database, model: type[Any], *, batch: int = RESCAN_BATCH) -
                     private=v.private, sensitive_kinds=v.kinds_text, detector_version=v.version))
         total += len(rows)
         log.info("sensitivity: %d rows of %s judged by detector %s", total, model.__tablename__, DETECTOR_VERSION)
+
+
+async def rescan_all(db: Database) -> int:
+    """``rescan`` over memory records and transcript entries; a failure is logged, never raised (the daemon runs
+    it in the background, and stale verdicts only keep more work local)."""
+    from assistant.storage.tables import TranscriptEntry
+    from memory.tables import MemoryRecord  # loaded here: the memory tables sit beside the core's, not below it
+
+    try:
+        return await rescan(db, MemoryRecord) + await rescan(db, TranscriptEntry)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("sensitivity: judging older rows again failed; they keep their old verdicts")
+        return 0

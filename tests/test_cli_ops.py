@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.conftest import local_model, write_config
+from tests.conftest import cloud_model, local_model, write_config
 from tests.standins.model_server import ScriptedModelServer
 from tests.standins.telegram_server import FakeTelegram
 
@@ -59,6 +59,16 @@ def test_doctor_checks_models_and_channel_credentials_live(tmp_path: Path) -> No
     assert "FAIL model down" in result.stdout and "[models.down]" in result.stdout
     assert "FAIL telegram token rejected" in result.stdout and "@BotFather" in result.stdout
     assert "123:wrong-token" not in result.stdout
+    assert "privacy routing has no reachable local model" not in result.stdout  # "up" is local and answers
+
+
+def test_doctor_warns_when_privacy_routing_has_no_local_model(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    with ScriptedModelServer() as cloud:
+        write_config(home, {"models": {"cloud": cloud_model(cloud)}, "routing": {"bundled_model": False}})
+        result = _cli(["doctor"], home)
+    assert "WARN privacy routing has no reachable local model" in result.stdout, result.stdout
+    assert "teamclaw onboard" in result.stdout
 
 
 def test_run_stops_cleanly_on_sigterm_and_status_tells(tmp_path: Path) -> None:
