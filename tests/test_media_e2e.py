@@ -287,3 +287,21 @@ async def test_send_file_delivers_a_picture_on_feishu(
 async def _member_of(app: App, open_id: str) -> int:
     record = await app.services.members.member_for("feishu", open_id, "")
     return int(record.id)
+
+
+async def test_files_lists_what_is_kept_and_files_forget_deletes_it(
+    tmp_path: Path, tg: GroupTelegram, model_server: ScriptedModelServer, cloud_server: ScriptedModelServer
+) -> None:
+    config = media_config(tmp_path / "home", model_server, cloud_server, telegram=telegram_section(tg))
+    async with start_app(config) as app:
+        await tg.wait_for_reply(ALICE, send_photo(tg, png_image()))
+        [stored] = await stored_files(app)
+        folder = config.workspace_dir / "members" / str(stored.member_id) / "attachments"
+        assert folder.is_dir()
+        listed = tg.push_message(ALICE, "private", ALICE, "Alice", "/files")
+        listing = await tg.wait_for_reply(ALICE, int(listed["message"]["message_id"]))
+        assert "I keep 1 file you sent" in listing.text and "image/png" in listing.text
+        forget = tg.push_message(ALICE, "private", ALICE, "Alice", "/files forget")
+        answer = await tg.wait_for_reply(ALICE, int(forget["message"]["message_id"]))
+        assert answer.text == "Deleted 1 file you sent, and their records."
+        assert await stored_files(app) == [] and not folder.exists()

@@ -1,0 +1,132 @@
+"""The pieces under the media path: image parts in both wire formats (text-only messages unchanged), what the
+bytes of a file are, PDF text, the per-member store with its dedupe and deletion, and the transcription client."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from assistant.config import Config, MediaConfig, ModelConfig
+from assistant.errors import PrivacyViolation
+from assistant.media import FileStore, Transcriber, document_text, sniff_mime, type_allowed
+from assistant.messages import ChatKind, MemberScope
+from assistant.providers.anthropic import AnthropicProvider
+from assistant.providers.base import ChatMessage, ImagePart, ModelRequest
+from assistant.providers.openai import OpenAIProvider
+from assistant.storage.db import Database
+from tests.standins.media_files import ogg_voice, pdf_with_text, png_image
+from tests.standins.model_server import ScriptedModelServer
+
+PICTURE = png_image()
+WITH_IMAGE = ModelRequest(messages=(ChatMessage("system", "be brief"),
+                                    ChatMessage("user", "what is this?", parts=(ImagePart("image/png", PICTURE),))))
+TEXT_ONLY = ModelRequest(messages=(ChatMessage("system", "be brief"), ChatMessage("user", "what is this?")))
+
+
+def _openai() -> OpenAIProvider:
+    return OpenAIProvider("m", ModelConfig(base_url="http://127.0.0.1:9/v1", model="gpt"))
+
+
+def _anthropic() -> AnthropicProvider:
+    return AnthropicProvider("c", ModelConfig(provider="anthropic", base_url="http://127.0.0.1:9", model="claude"))
+
+
+def test_openai_body_carries_an_image_as_a_data_url_part_and_text_as_before() -> None:
+    body = _openai().body(WITH_IMAGE)
+    assert body["messages"][1]["content"] == [
+        {"type": "text", "text": "what is this?"},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64," + base64.b64encode(PICTURE).decode()}},
+    ]
+    assert _openai().body(TEXT_ONLY)["messages"][1] == {"role": "user", "content": "what is this?"}
+
+
+def test_anthropic_body_carries_an_image_block_and_text_as_before() -> None:
+    turn = _anthropic().body(WITH_IMAGE)["messages"][0]
+    assert turn["content"] == [
+        {"type": "text", "text": "what is this?"},
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png",
+                                     "data": base64.b64encode(PICTURE).decode()}},
+    ]
+    assert _anthropic().body(TEXT_ONLY)["messages"][0]["content"] == [{"type": "text", "text": "what is this?"}]
+
+
+@pytest.mark.parametrize(("data", "declared", "expected"), [
+    (PICTURE, None, "image/png"),
+    (b"\xff\xd8\xff\xe0rest", "application/octet-stream", "image/jpeg"),
+    (pdf_with_text("hi"), "application/octet-stream", "application/pdf"),
+    (ogg_voice(), None, "audio/ogg"),
+    (b"\x00\x00\x00\x18ftypisom", None, "video/mp4"),
+    (b"plain words", "text/markdown", "text/markdown"),
+    (b"plain words", "image/png", "text/plain"),  # a declared type the bytes contradict is not believed
+    (b"MZ\x90\x00\x03", "application/pdf", "application/octet-stream"),
+])
+def test_the_bytes_decide_what_a_file_is(data: bytes, declared: str | None, expected: str) -> None:
+    assert sniff_mime(data[:4096], declared) == expected
+
+
+def test_allowed_types_are_patterns() -> None:
+    allowed = MediaConfig().allowed_types
+    assert type_allowed("image/webp", allowed) and type_allowed("application/pdf", allowed)
+    assert not type_allowed("application/octet-stream", allowed) and not type_allowed("application/zip", allowed)
+
+
+def test_pdf_text_is_read_and_cut_to_the_limit() -> None:
+    document = pdf_with_text("Quarterly numbers", "Revenue grew by a third")
+    full = document_text(document, "application/pdf", max_chars=1000, max_pages=5)
+    assert full is not None and full.text == "Quarterly numbers\nRevenue grew by a third" and full.pages == 1
+    short = document_text(document, "application/pdf", max_chars=9, max_pages=5)
+    assert short is not None and short.text == "Quarterly" and short.cut
+    assert document_text(b"%PDF-1.4 broken", "application/pdf", max_chars=100, max_pages=5) is None
+
+
+def _scope(member_id: int, chat_kind: ChatKind = ChatKind.DIRECT) -> MemberScope:
+    return MemberScope(member_id=member_id, member_name=f"m{member_id}", channel="telegram", chat_id="-100",
+                       chat_kind=chat_kind)
+
+
+async def test_the_store_keeps_one_copy_per_member_and_forgets_a_member_whole(
+    tmp_path: Path, make_config: Callable[..., Config]
+) -> None:
+    config = make_config()
+    db = Database(config.database_url)
+    await db.migrate()
+    try:
+        from assistant.members import Directory
+
+        directory = Directory(db, config.team, config.access, config.routing)
+        alice = (await directory.member_for("telegram", "1", "Alice")).id
+        bob = (await directory.member_for("telegram", "2", "Bob")).id
+        store = FileStore(db, tmp_path / "ws")
+        first = await store.save(_scope(alice), PICTURE, kind="image", mime="image/png", name="a.png",
+                                 sensitive=False)
+        again = await store.save(_scope(alice, ChatKind.GROUP), PICTURE, kind="image", mime="image/png",
+                                 name="b.png", sensitive=True, kinds=("phone",))
+        other = await store.save(_scope(bob), PICTURE, kind="image", mime="image/png", name="a.png",
+                                 sensitive=False)
+        assert (first.duplicate, again.duplicate, other.duplicate) == (False, True, False)
+        assert again.file_id == first.file_id and other.file_id != first.file_id and first.path.read_bytes() == PICTURE
+        [kept] = await store.files_of(alice)
+        assert kept.sensitive and kept.sensitivity_kinds == ["phone"]  # sensitivity only grows
+        assert await store.forget_member(alice) == 1
+        assert await store.files_of(alice) == [] and not store.member_folder(alice).exists()
+        assert len(await store.files_of(bob)) == 1 and other.path.is_file()
+    finally:
+        await db.aclose()
+
+
+async def test_the_transcriber_posts_multipart_and_keeps_private_audio_off_a_cloud_endpoint() -> None:
+    with ScriptedModelServer() as server:
+        server.enqueue_transcript("  hello team  ")
+        local = Transcriber(MediaConfig(transcribe_url=server.openai_base_url, transcribe_model="whisper-1"))
+        cloud = Transcriber(MediaConfig(transcribe_url=server.openai_base_url, transcribe_location="cloud"))
+        try:
+            assert await local.transcribe(ogg_voice(), "audio/ogg", private=True) == "hello team"
+            with pytest.raises(PrivacyViolation):
+                await cloud.transcribe(ogg_voice(), "audio/ogg", private=True)
+            assert [(m, n) for m, n, _ in server.transcriptions] == [("whisper-1", "audio.ogg")]
+        finally:
+            await local.aclose()
+            await cloud.aclose()
