@@ -15,25 +15,25 @@ from typing import Any
 
 import httpx
 
-__all__ = ["KNOWN_SERVERS", "FoundServer", "best_model", "discover", "model_table"]
+__all__ = ["KNOWN_SERVERS", "FoundServer", "ServerProbe", "best_model", "discover", "model_table"]
 
 PROBE_TIMEOUT_S = 0.8  # a local server answers at once or is not there
 HOST = "127.0.0.1"
 
 
 @dataclass(frozen=True, slots=True)
-class _Probe:
+class ServerProbe:
     name: str  # also the model's name in [models]
     port: int
     path: str  # the model list: Ollama's own /api/tags, else the OpenAI-compatible /v1/models
 
 
 KNOWN_SERVERS = (
-    _Probe("ollama", 11434, "/api/tags"),
-    _Probe("lmstudio", 1234, "/v1/models"),
-    _Probe("llamacpp", 8080, "/v1/models"),  # llama.cpp's llama-server; mlx_lm.server uses it too
-    _Probe("mlx", 10240, "/v1/models"),
-    _Probe("vllm", 8000, "/v1/models"),
+    ServerProbe("ollama", 11434, "/api/tags"),
+    ServerProbe("lmstudio", 1234, "/v1/models"),
+    ServerProbe("llamacpp", 8080, "/v1/models"),  # llama.cpp's llama-server; mlx_lm.server uses it too
+    ServerProbe("mlx", 10240, "/v1/models"),
+    ServerProbe("vllm", 8000, "/v1/models"),
 )
 
 
@@ -83,7 +83,7 @@ def best_model(models: tuple[str, ...], sizes: dict[str, str] | None = None) -> 
     return max(scored)[2] if scored else None
 
 
-async def _probe(client: httpx.AsyncClient, probe: _Probe, host: str) -> FoundServer | None:
+async def _probe(client: httpx.AsyncClient, probe: ServerProbe, host: str) -> FoundServer | None:
     root = f"http://{host}:{probe.port}"
     try:
         response = await client.get(root + probe.path)
@@ -106,7 +106,7 @@ async def _probe(client: httpx.AsyncClient, probe: _Probe, host: str) -> FoundSe
     return FoundServer(probe.name, f"{root}/v1", names, best)
 
 
-async def discover(probes: tuple[_Probe, ...] = KNOWN_SERVERS, *, host: str = HOST,
+async def discover(probes: tuple[ServerProbe, ...] = KNOWN_SERVERS, *, host: str = HOST,
                    timeout_s: float = PROBE_TIMEOUT_S) -> list[FoundServer]:
     """The local servers that answer, each with a chat model, in the order of ``probes``."""
     async with httpx.AsyncClient(timeout=timeout_s, trust_env=False) as client:

@@ -21,6 +21,7 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -73,23 +74,23 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def build_state(prefix: Path | None = None) -> BuildState:
-    """The runtime's state in the environment at ``prefix`` (default: this one)."""
+def build_state(prefix: Path | None = None, *, ready: Callable[[], bool] = runtime_ready) -> BuildState:
+    """The runtime's state in the environment at ``prefix`` (default: this one); ``ready`` says whether it imports."""
     path = _state_path(prefix)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return BuildState("ready" if runtime_ready() else "absent")
+        return BuildState("ready" if ready() else "absent")
     log = str(data.get("log", ""))
     exit_file = Path(str(data.get("exit_file", "")))
     if exit_file.is_file():
         code = exit_file.read_text(encoding="utf-8").strip()
-        return BuildState("ready", log=log) if code == "0" and runtime_ready() else BuildState("failed", log=log)
+        return BuildState("ready", log=log) if code == "0" and ready() else BuildState("failed", log=log)
     if _alive(int(data.get("pid", 0) or 0)):
         expected = BUILD_CORE_MINUTES / max(1, int(data.get("cpus", 1) or 1))
         spent = (time.time() - float(data.get("started", time.time()))) / 60
         return BuildState("building", minutes_left=max(1, round(expected - spent)), log=log)
-    return BuildState("ready", log=log) if runtime_ready() else BuildState("failed", log=log)
+    return BuildState("ready", log=log) if ready() else BuildState("failed", log=log)
 
 
 def _cmake_args() -> str:
@@ -99,9 +100,10 @@ def _cmake_args() -> str:
     return "-DGGML_NATIVE=OFF"  # Apple Silicon and other ARM: no x86 flags (Metal stays on on macOS)
 
 
-def start_build(prefix: Path | None = None, *, python: str = sys.executable) -> BuildState:
+def start_build(prefix: Path | None = None, *, python: str = sys.executable,
+                ready: Callable[[], bool] = runtime_ready) -> BuildState:
     """Start installing the runtime into the environment of ``python``, detached from this process."""
-    state = build_state(prefix)
+    state = build_state(prefix, ready=ready)
     if state.phase in ("ready", "building"):
         return state
     folder = prefix or Path(sys.prefix)
@@ -118,7 +120,7 @@ def start_build(prefix: Path | None = None, *, python: str = sys.executable) -> 
     record = {"pid": proc.pid, "started": time.time(), "cpus": os.cpu_count() or 1, "log": str(log),
               "exit_file": str(exit_file)}
     _state_path(prefix).write_text(json.dumps(record), encoding="utf-8")
-    return build_state(prefix)
+    return build_state(prefix, ready=ready)
 
 
 def _bundled_answers() -> bool:
