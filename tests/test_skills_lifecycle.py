@@ -164,3 +164,20 @@ def test_install_refuses_symlinks(make_config: Callable[..., Config], tmp_path: 
     assert isinstance(result.exception, Exception)
     with pytest.raises(Exception, match="symbolic link"):
         raise result.exception
+
+
+async def test_a_local_only_skill_keeps_the_turn_on_local_models(make_config: Callable[..., Config]) -> None:
+    config = make_config()
+    alice = member(ALICE)
+    async with open_world(config) as world:
+        library = world.services.skills
+        for name, extra in (("payroll", "\nlocal-only: true"), ("lunch", "")):
+            folder = library.root(None) / name
+            folder.mkdir(parents=True)
+            (folder / "SKILL.md").write_text(f"---\nname: {name}\ndescription: The {name} routine{extra}\n---\n\n"
+                                             "Step one.\n", encoding="utf-8")
+            changes.approve(library, name, member_id=None, by="test", is_admin=True)
+        payroll = await world.call(alice, "skill_read", '{"name": "payroll"}')
+        lunch = await world.call(alice, "skill_read", '{"name": "lunch"}')
+        assert not payroll.error and payroll.private  # the router keeps the rest of the turn local
+        assert not lunch.error and not lunch.private

@@ -53,6 +53,9 @@ class SkillSpec:
     requires_any_bins: tuple[str, ...] = ()
     allowed_tools: tuple[str, ...] = ()
     version: str = ""
+    # ``local-only: true`` in the front matter: a turn that reads this skill stays on local models from then on
+    # (a skill about the team's payroll, patients, contracts ...).
+    local_only: bool = False
     available: bool = True
     reason: str = ""
 
@@ -167,6 +170,7 @@ def load_skill(folder: Path, origin: str) -> SkillSpec:
         requires_any_bins=_strings(own_requires.get("anyBins")) + _strings(claw_requires.get("anyBins")),
         allowed_tools=_strings(front.get("allowed-tools") or front.get("allowed_tools")),
         version=str(front.get("version") or ""),
+        local_only=front.get("local-only", front.get("local_only")) is True,
     )
     return _gate(spec, _strings(claw.get("os")))
 

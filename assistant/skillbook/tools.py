@@ -38,7 +38,7 @@ def _library(ctx: ToolContext) -> SkillLibrary:
 async def _skill_read(args: SkillReadArgs, ctx: ToolContext) -> ToolResult:
     library = _library(ctx)
 
-    def _read() -> str:
+    def _read() -> tuple[str, bool]:
         spec = library.get(ctx.scope, args.name)
         body = library.read(ctx.scope, args.name)
         head = [f"Skill {spec.name} ({spec.origin}): {spec.description}"]
@@ -47,10 +47,12 @@ async def _skill_read(args: SkillReadArgs, ctx: ToolContext) -> ToolResult:
         files = library.supporting_files(spec)
         if files:
             head.append(f"Supporting files (not loaded): {', '.join(files[:20])}")
-        return "\n".join(head) + "\n\n" + body
+        return "\n".join(head) + "\n\n" + body, spec.local_only
 
     try:
-        return ToolResult(await asyncio.to_thread(_read))
+        text, local_only = await asyncio.to_thread(_read)
+        # A local-only skill keeps the rest of the turn on local models: its result is marked private.
+        return ToolResult(text, private=local_only or ctx.scope.private)
     except SkillError as exc:
         raise ToolError(str(exc)) from exc
 
