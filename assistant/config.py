@@ -340,6 +340,9 @@ class MediaConfig(_Section):
         "image/*", "audio/*", "video/*", "application/pdf", "text/*", "application/json"])
     # Text taken from a document (PDF, text file) into the member's message, at most.
     extract_max_chars: int = Field(default=20_000, ge=0)
+    # Read the text in pictures on this machine (needs the optional OCR package: pip install 'teamclaw[ocr]'), so a
+    # screenshot's words are judged for sensitivity and a model without vision can still use them.
+    ocr: bool = True
     pdf_max_pages: int = Field(default=50, ge=1)
     # Speech to text: an OpenAI-compatible API root serving /audio/transcriptions (a local whisper server, or a
     # cloud one); empty: voice notes are not transcribed. A cloud endpoint never gets audio from a local-only

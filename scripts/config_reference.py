@@ -154,6 +154,7 @@ DESCRIPTIONS = {
     'media.max_bytes': 'Largest file downloaded; a larger one is refused with a reply and nothing is stored.',
     'media.allowed_types': 'MIME patterns accepted (`image/*`, `application/pdf`), checked on the file\'s own bytes; others are refused.',
     'media.extract_max_chars': 'Text taken from a document (PDF, text file) into the message, at most.',
+    'media.ocr': 'Read the text in pictures locally (optional `ocr` extra: RapidOCR, Chinese and English); it is judged for sensitivity and given to the model.',
     'media.pdf_max_pages': 'Pages of a PDF whose text is extracted.',
     'media.transcribe_url': 'OpenAI-compatible API root serving `/audio/transcriptions` (a local whisper server, or a cloud one); empty = no transcription.',
     'media.transcribe_model': 'Model name the transcription endpoint expects.',

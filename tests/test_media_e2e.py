@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from assistant.config import Config
 from assistant.daemon import App
+from assistant.media.ocr import ocr_available
 from assistant.media.tables import StoredFile
 from assistant.storage.tables import TranscriptEntry
 from tests.conftest import cloud_model, local_model
@@ -27,7 +28,7 @@ from tests.standins.group_world import (
     telegram_section,
     turn_requests,
 )
-from tests.standins.media_files import FFMPEG, ogg_voice, pdf_with_text, png_image, tiny_video
+from tests.standins.media_files import FFMPEG, ogg_voice, pdf_with_text, png_image, screenshot, tiny_video
 from tests.standins.model_server import ScriptedModelServer
 
 ALICE = 4001  # an owner: served in her direct chat with the bot
@@ -106,6 +107,21 @@ async def test_a_screenshot_in_a_local_only_chat_never_reaches_a_cloud_model(
         assert model_server.image_parts() == []  # and it was not sent a picture it cannot read
         [stored] = await stored_files(app)
         assert stored.sensitive and "local-only member or chat" in stored.sensitivity_kinds
+
+
+@pytest.mark.skipif(not ocr_available(), reason="the ocr extra is not installed (scripts/test.sh installs it)")
+async def test_a_screenshot_of_a_phone_number_is_read_locally_and_never_reaches_a_cloud_model(
+    tmp_path: Path, tg: GroupTelegram, model_server: ScriptedModelServer, cloud_server: ScriptedModelServer
+) -> None:
+    config = media_config(tmp_path / "home", model_server, cloud_server, telegram=telegram_section(tg))
+    async with start_app(config) as app:
+        asked = send_photo(tg, screenshot("Call me at 13812345678"), "who is this?")
+        await tg.wait_for_reply(ALICE, asked)
+        assert cloud_server.requests == []  # the only model that can see is in the cloud: it is not asked
+        [turn] = turn_requests(model_server)
+        assert "13812345678" in turn.new_message  # the local model reads the words in the picture
+        [stored] = await stored_files(app)
+        assert stored.sensitive and stored.sensitivity_kinds == ["phone"]
 
 
 async def test_a_sensitive_pdf_is_read_locally_and_never_reaches_a_cloud_model(

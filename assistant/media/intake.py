@@ -19,6 +19,7 @@ from assistant.config import Config, MediaConfig
 from assistant.errors import ChannelError, FileRefused, PrivacyViolation, ProviderError
 from assistant.media import video
 from assistant.media.extract import document_text
+from assistant.media.ocr import TextReader, ocr_available
 from assistant.media.sniff import IMAGE_TYPES, sniff_mime, type_allowed
 from assistant.media.store import FileStore
 from assistant.media.transcribe import Transcriber
@@ -90,7 +91,7 @@ class Media:
     """Owns the transcription client; ``aclose`` once. ``channels`` are the running channels by name."""
 
     def __init__(self, config: Config, store: FileStore, channels: Mapping[str, object], *,
-                 transcriber: Transcriber | None = None) -> None:
+                 transcriber: Transcriber | None = None, reader: TextReader | None = None) -> None:
         self._config: MediaConfig = config.media
         self._routing = config.routing
         self._store = store
@@ -99,6 +100,8 @@ class Media:
         if transcriber is None and self._config.transcribe_url:
             self._transcriber = Transcriber(self._config)
         self._video_model = any("video" in m.abilities for m in config.all_models().values())
+        self._reader = reader if reader is not None else (
+            TextReader() if self._config.ocr and ocr_available() else None)
 
     @property
     def store(self) -> FileStore:
@@ -162,7 +165,12 @@ class Media:
         if mime in IMAGE_TYPES:
             turn.images.append(ImagePart(mime, data))
             turn.needs.add("vision")
-            turn.lines.append(f"[{name}: picture attached]")
+            words = await self._reader.read(data) if self._reader is not None else ""
+            if words:
+                texts.append(words)
+                turn.lines.append(f"[{name}: picture attached; the text in it]\n{words}")
+            else:
+                turn.lines.append(f"[{name}: picture attached]")
         elif kind == "audio":
             transcript = await self._transcript(data, mime, local_only, turn, name)
             if transcript:

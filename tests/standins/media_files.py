@@ -1,5 +1,5 @@
-"""Small real files for the media tests, made on the spot: a PNG, a PDF with a line of text, an Ogg voice note
-and (with ffmpeg) a two-second MP4 with a picture and a tone."""
+"""Small real files for the media tests, made on the spot: a PNG, a screenshot of a line of text, a PDF with a line
+of text, an Ogg voice note and (with ffmpeg) a two-second MP4 with a picture and a tone."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import subprocess
 import zlib
 from pathlib import Path
 
-__all__ = ["FFMPEG", "ogg_voice", "pdf_with_text", "png_image", "tiny_video"]
+__all__ = ["FFMPEG", "ogg_voice", "pdf_with_text", "png_image", "screenshot", "tiny_video"]
 
 FFMPEG = shutil.which("ffmpeg") is not None and shutil.which("ffprobe") is not None
 
@@ -22,6 +22,19 @@ def png_image(width: int = 4, height: int = 3, rgb: tuple[int, int, int] = (200,
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def screenshot(text: str) -> bytes:
+    """A PNG showing ``text`` in black on white, large enough to read (Pillow's built-in font)."""
+    import io
+
+    from PIL import Image, ImageDraw, ImageFont
+
+    picture = Image.new("RGB", (40 + 26 * len(text), 160), "white")
+    ImageDraw.Draw(picture).text((20, 50), text, fill="black", font=ImageFont.load_default(size=44))
+    out = io.BytesIO()
+    picture.save(out, "PNG")
+    return out.getvalue()
 
 
 def pdf_with_text(*lines: str) -> bytes:
