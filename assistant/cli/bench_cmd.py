@@ -27,6 +27,7 @@ PROFILES: dict[str, tuple[str, tuple[str, ...]]] = {
     "memory": ("bench_memory", ()),
     "routing": ("bench_routing", ()),
     "scheduler": ("bench_scheduler", ()),
+    "local": ("bench_local_models", ()),
 }
 _CHECKOUT = Path(__file__).resolve().parents[2]
 
