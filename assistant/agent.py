@@ -19,7 +19,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from assistant.config import Role
-from assistant.context import ContextBuilder, estimate_tokens
+from assistant.context import ContextBuilder, estimate_tokens, member_words
 from assistant.errors import BudgetExceeded, ContextOverflow, NoLocalModel, PrivacyViolation, ProviderError
 from assistant.media.intake import Prepared, Received
 from assistant.messages import ChatKind, MemberScope, utcnow
@@ -208,10 +208,7 @@ class Agents:
         skills_index = ""
         if self._s.skills is not None:
             skills_index = self._s.skills.index_text(scope)
-        profile = ""
-        if self._s.memory is not None and not delegated:
-            profile = await self._s.memory.profile_text(scope)
-        return self._context.system_prompt(skills_index=skills_index, profile=profile)
+        return self._context.system_prompt(skills_index=skills_index)
 
     async def _memory(self, req: TurnRequest, *, keep_local: bool) -> MemoryBlock | None:
         """Recalled memory for the turn. A delegated task and a reply the whole group reads get none of the
@@ -246,7 +243,7 @@ class Agents:
         if not _SAYS_WRONG.search(text):
             return 0
         last = self._s.router.last_route(scope)
-        previous = next((m.content for m in reversed(history) if m.role == "user"), "")
+        previous = next((member_words(m.content) for m in reversed(history) if m.role == "user"), "")
         if previous:
             await self._s.router.feedback(scope, previous, ok=False)
         models = self._s.config.all_models()
@@ -325,11 +322,13 @@ class Agents:
         media = req.media
         if media is not None and media.sensitive:
             memory_private = True  # what the files say (or where they were sent) keeps this turn on this machine
+        # The profile changes as the member is learned: it rides with the message, after the cached prefix.
+        profile = "" if delegated or self._s.memory is None else await self._s.memory.profile_text(scope)
         user = self._context.user_message(scope, req.text, req.sent_at, memory=memory_text, transcript=transcript,
-                                          private=memory_private, note=note)
+                                          profile=profile, private=memory_private, note=note)
         if media is not None and media.images:
             user = replace(user, parts=media.images)  # this turn only: the history keeps the words
-        stored_user = self._context.user_message(scope, req.text, req.sent_at, private=memory_private)
+        stored_user = replace(user, parts=())  # as sent: the next turn's request then starts with this one
         messages = [ChatMessage(role="system", content=system), *history, user]
         if session_id is not None and not delegated and await self._maybe_compact(scope, session_id, messages):
             history = await self._context.history(session_id, self._agent_cfg.history_messages)

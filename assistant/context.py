@@ -1,11 +1,14 @@
 """Context assembly for one turn: a byte-stable prefix (persona, instructions, skills index, tools) followed by the
-session history, then the new message carrying what changes every turn (date and time, memory, group transcript).
+session history, then the new message carrying what changes every turn (date and time, profile, memory, group
+transcript).
 
 Keeping the volatile parts out of the system prompt is what lets provider prompt caches hit turn after turn.
 """
 
 from __future__ import annotations
 
+import functools
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -19,7 +22,7 @@ from assistant.storage.db import Database
 from assistant.storage.tables import Message, Session, TranscriptEntry, table_of
 
 __all__ = ["DEFAULT_INSTRUCTIONS", "DEFAULT_PERSONA", "ContextBuilder", "TurnContext", "estimate_tokens",
-           "transcript_line"]
+           "member_words", "transcript_line"]
 
 DEFAULT_PERSONA = """\
 You are teamclaw, the assistant of a team, living in its group chats. Each member has their own assistant
@@ -90,16 +93,16 @@ class ContextBuilder:
         self._file_cache[path] = (mtime, text)
         return text
 
-    def system_prompt(self, *, skills_index: str, profile: str) -> str:
-        """The stable prefix. Persona and instructions are workspace files the team can edit."""
+    def system_prompt(self, *, skills_index: str) -> str:
+        """The stable prefix: the same for every turn and every session of a member (and for every member with the
+        same skills). Persona and instructions are workspace files the team can edit; nothing learned about the
+        member goes here, since one changed byte would make providers re-read everything after it."""
         parts = [
             self._read(self._workspace / self._persona_file, DEFAULT_PERSONA),
             "## Instructions\n" + self._read(self._workspace / self._instructions_file, DEFAULT_INSTRUCTIONS),
         ]
         if skills_index:
-            parts.append("## Skills (read one with skill_read before following it)\n" + skills_index)
-        if profile:
-            parts.append("## About the member you act for\n" + profile)
+            parts.append("## Skills\n" + skills_index)
         return "\n\n".join(parts)
 
     async def history(self, session_id: int, limit: int) -> list[ChatMessage]:
@@ -151,13 +154,31 @@ class ContextBuilder:
 
     @staticmethod
     def user_message(scope: MemberScope, text: str, when: datetime, *, memory: str = "", transcript: str = "",
-                     private: bool = False, note: str = "") -> ChatMessage:
+                     profile: str = "", private: bool = False, note: str = "") -> ChatMessage:
+        """The new message with everything that changes from turn to turn: the group transcript, the member's
+        profile and recalled memory, then the time and the member's words. The session history stores it exactly
+        like this, so each request starts with the whole previous one (``member_words`` gets the words back)."""
         blocks = []
         if transcript:
             blocks.append(f"<group-transcript>\n{transcript}\n</group-transcript>")
-        if memory:
-            blocks.append(f"<memory>\n{memory}\n</memory>")
+        known = "\n".join(part for part in (profile, memory) if part)
+        if known:
+            blocks.append(f"<memory>\n{known}\n</memory>")
         if note:
             blocks.append(note)
         blocks.append(f"{ContextBuilder.stamp(scope, when)} {scope.member_name}: {text}")
         return ChatMessage(role="user", content="\n\n".join(blocks), private=private)
+
+
+@functools.cache
+def _stamped_words() -> re.Pattern[str]:
+    # The first block that starts with the time stamp of ``ContextBuilder.stamp``: transcript lines never hold an
+    # empty line (``transcript_line``), so no block before the member's words starts a line after one.
+    return re.compile(r"(?:^|\n\n)(\[[A-Z][a-z]{2} \d{4}-\d{2}-\d{2} \d{2}:\d{2} [^\]\n]+\] )")
+
+
+def member_words(content: str) -> str:
+    """A stored user message without the blocks that came with it (transcript, memory, a note): the time stamp,
+    the member's name and what they wrote, as compaction and fact extraction want it."""
+    found = _stamped_words().search(content)
+    return content[found.start(1):] if found else content

@@ -23,7 +23,7 @@ from assistant.providers.base import ToolSpec
 if TYPE_CHECKING:
     from assistant.services import Services
 
-__all__ = ["Tool", "ToolContext", "ToolRegistry", "ToolResult"]
+__all__ = ["Tool", "ToolContext", "ToolRegistry", "ToolResult", "compact_schema"]
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +63,75 @@ class Tool:
     group_safe: bool = False
 
     def spec(self) -> ToolSpec:
-        schema = self.args.model_json_schema()
-        schema.pop("title", None)
-        return ToolSpec(name=self.name, description=self.description, parameters=schema)
+        return ToolSpec(name=self.name, description=self.description,
+                        parameters=compact_schema(self.args.model_json_schema()))
+
+
+# Sent with every request, so every token counts: pydantic's titles repeat the property names, and length limits
+# are checked by the registry anyway (a violation comes back as a readable error the model can correct).
+_DROPPED_KEYS = frozenset({"title", "minLength", "maxLength", "minItems", "maxItems"})
+_NULL = {"type": "null"}
+
+
+def _says_nothing(value: Any) -> bool:
+    """A default that means "absent": the model learns nothing from being told it."""
+    return value is None or value is False or value == "" or value == [] or value == {}
+
+
+def compact_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """The JSON schema of a tool's arguments as the model needs it: no titles or length limits, ``$defs`` inlined,
+    and an optional argument written as its plain type (``anyOf: [T, null]`` with ``default: null`` becomes
+    ``T``, left out of ``required``), since leaving it out is how a model says "none"."""
+    defs: dict[str, Any] = schema.get("$defs", {})
+    expanding: list[str] = []
+    recursive = False
+
+    def walk(node: Any) -> Any:
+        nonlocal recursive
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            name = ref.removeprefix("#/$defs/")
+            if name in expanding or name not in defs:
+                recursive = True  # a self-referencing model keeps its $defs
+                return dict(node)
+            expanding.append(name)
+            try:
+                return walk({**defs[name], **{k: v for k, v in node.items() if k != "$ref"}})
+            finally:
+                expanding.pop()
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if key in _DROPPED_KEYS or key == "$defs":
+                continue
+            if key == "properties" and isinstance(value, dict):
+                out[key] = {prop: walk(sub) for prop, sub in value.items()}
+            else:
+                out[key] = walk(value)
+        options = out.get("anyOf")
+        if isinstance(options, list) and _NULL in options:
+            rest = [option for option in options if option != _NULL]
+            if len(rest) == 1 and isinstance(rest[0], dict):
+                del out["anyOf"]
+                out = {**rest[0], **out}
+        if "default" in out and _says_nothing(out["default"]):
+            del out["default"]
+        return out
+
+    def walk_definition(name: str) -> Any:
+        expanding.append(name)  # inside its own definition a model refers to itself
+        try:
+            return walk(defs[name])
+        finally:
+            expanding.pop()
+
+    compact: dict[str, Any] = walk(schema)
+    if recursive and defs:
+        compact["$defs"] = {name: walk_definition(name) for name in defs}
+    return compact
 
 
 def _cached_spec(tool: Tool, cache: dict[str, ToolSpec]) -> ToolSpec:

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from assistant.context import member_words
 from assistant.errors import TeamclawError
 from assistant.messages import MemberScope, utcnow
 from assistant.providers.base import ChatMessage, ModelRequest
@@ -51,7 +52,7 @@ def extractive_summary(entries: list[TranscriptEntry], member_name: str) -> str:
         if entry.role not in ("user", "assistant") or not entry.content.strip():
             continue
         who = member_name if entry.role == "user" else "assistant"
-        text = " ".join(entry.content.split())
+        text = " ".join(_said(entry).split())
         lines.append(f"- {who}: {text[:_LINE_CHARS]}{'…' if len(text) > _LINE_CHARS else ''}")
     out = "\n".join(lines)
     return out[-SUMMARY_MAX_CHARS:] if len(out) > SUMMARY_MAX_CHARS else out
@@ -59,8 +60,13 @@ def extractive_summary(entries: list[TranscriptEntry], member_name: str) -> str:
 
 def _transcript(entries: list[TranscriptEntry], member_name: str) -> str:
     return "\n".join(
-        f"{member_name if e.role == 'user' else e.role}: {e.content}" for e in entries if e.content.strip()
+        f"{member_name if e.role == 'user' else e.role}: {_said(e)}" for e in entries if e.content.strip()
     )
+
+
+def _said(entry: TranscriptEntry) -> str:
+    """What was said: a stored user message also holds the memory and transcript sent with it (context.py)."""
+    return member_words(entry.content) if entry.role == "user" else entry.content
 
 
 async def _model_summary(router: Any, scope: MemberScope, entries: list[TranscriptEntry]) -> str | None:
@@ -102,9 +108,9 @@ async def compact_session(services: Any, scope: MemberScope, session_id: int, *,
     facts: list[Extracted] = []
     for entry in dropped:
         if entry.role == "user":
-            facts += extract_facts(scope, entry.content)
+            facts += extract_facts(scope, _said(entry))
     if router is not None:
-        user_text = "\n".join(e.content for e in dropped if e.role == "user")
+        user_text = "\n".join(_said(e) for e in dropped if e.role == "user")
         reply_text = "\n".join(e.content for e in dropped if e.role == "assistant")
         if user_text.strip():
             facts += await model_facts(router, scope, user_text, reply_text)

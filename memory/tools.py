@@ -18,21 +18,21 @@ __all__ = ["register_tools"]
 
 
 class SearchArgs(BaseModel):
-    query: str = Field(min_length=1, max_length=500, description="What to look for, in any language")
-    k: int = Field(default=6, ge=1, le=20, description="How many results")
+    query: str = Field(min_length=1, max_length=500)
+    k: int = Field(default=6, ge=1, le=20)
 
 
 class SaveArgs(BaseModel):
-    text: str = Field(min_length=3, max_length=2000, description="The fact, written in the third person")
+    text: str = Field(min_length=3, max_length=2000, description="In the third person")
     kind: Literal["fact", "preference", "project", "person", "decision", "note"] = "fact"
     visibility: Literal["private", "group", "team"] = Field(
-        default="private", description="private: only this member; group: this group chat; team: everyone"
+        default="private", description="Who may recall it: this member, this group chat, or everyone"
     )
 
 
 class ForgetArgs(BaseModel):
-    record_id: int | None = Field(default=None, description="The id shown by memory_search")
-    query: str | None = Field(default=None, max_length=500, description="Forget records containing this text")
+    record_id: int | None = Field(default=None, description="From memory_search")
+    query: str | None = Field(default=None, max_length=500, description="Forget records containing it")
 
 
 def _store(ctx: ToolContext) -> MemoryStore:
@@ -84,14 +84,14 @@ async def _forget(args: ForgetArgs, ctx: ToolContext) -> ToolResult:
 
 def register_tools(registry: ToolRegistry) -> None:
     registry.register(Tool(
-        "memory_search", "Search what the assistant remembers (this member, this group, the team).",
+        "memory_search", "Search what you remember of this member, this group and the team.",
         SearchArgs, _search, group_safe=True,
     ))
     registry.register(Tool(
-        "memory_save", "Remember a durable fact, preference, project, person or decision.", SaveArgs, _save,
+        "memory_save", "Remember a lasting fact, preference, project, person or decision.", SaveArgs, _save,
         group_safe=True,
     ))
     registry.register(Tool(
-        "memory_forget", "Delete remembered records by id or matching text (really deleted).", ForgetArgs,
+        "memory_forget", "Delete remembered records for good, by id or text.", ForgetArgs,
         _forget,
     ))

@@ -28,12 +28,12 @@ SEND_FILE_MAX_BYTES = 30_000_000
 
 
 class SendMessageArgs(BaseModel):
-    text: str = Field(description="The message to post in this chat now (the final answer is sent anyway)")
+    text: str
 
 
 class SendFileArgs(BaseModel):
-    path: str = Field(description="A file in your workspace folder, relative to it")
-    caption: str = Field(default="", description="A line to go with the file")
+    path: str = Field(description="Relative to your workspace")
+    caption: str = ""
 
 
 def _reply(ctx: ToolContext, text: str) -> Reply:
@@ -95,8 +95,8 @@ async def _send_file(args: SendFileArgs, ctx: ToolContext) -> ToolResult:
 
 def chat_tools() -> list[Tool]:
     return [
-        Tool("send_message", "Post a message in the current chat right away (e.g. a progress note).",
+        Tool("send_message", "Post a message in this chat now, e.g. a progress note (your answer is sent anyway).",
              SendMessageArgs, _send_message, timeout_s=15.0),
-        Tool("send_file", "Share a file from your workspace in the current chat.", SendFileArgs, _send_file,
+        Tool("send_file", "Share a file from your workspace in this chat.", SendFileArgs, _send_file,
              timeout_s=15.0),
     ]

@@ -18,17 +18,17 @@ _LIST_LIMIT = 200
 
 
 class FileReadArgs(BaseModel):
-    path: str = Field(description="Path relative to your workspace folder, e.g. 'notes/todo.md'")
+    path: str = Field(description="Relative to your workspace, e.g. 'notes/todo.md'")
 
 
 class FileWriteArgs(BaseModel):
-    path: str = Field(description="Path relative to your workspace folder; folders are created as needed")
-    content: str = Field(description="The text to write")
-    append: bool = Field(default=False, description="Add to the end instead of replacing the file")
+    path: str = Field(description="Relative to your workspace; folders are created")
+    content: str
+    append: bool = Field(default=False, description="Add to the end instead of replacing")
 
 
 class FileListArgs(BaseModel):
-    path: str = Field(default=".", description="Folder relative to your workspace folder")
+    path: str = Field(default=".", description="Relative to your workspace")
 
 
 def _resolve(ctx: ToolContext, relative: str) -> tuple[Path, Path]:
@@ -109,9 +109,9 @@ async def _file_list(args: FileListArgs, ctx: ToolContext) -> ToolResult:
 
 def file_tools() -> list[Tool]:
     return [
-        Tool("file_read", "Read a text file from your own workspace folder.", FileReadArgs, _file_read,
+        Tool("file_read", "Read a text file from your workspace.", FileReadArgs, _file_read,
              timeout_s=15.0),
-        Tool("file_write", "Write or append a text file in your own workspace folder.", FileWriteArgs,
+        Tool("file_write", "Write or append a text file in your workspace.", FileWriteArgs,
              _file_write, timeout_s=15.0),
-        Tool("file_list", "List a folder of your own workspace.", FileListArgs, _file_list, timeout_s=15.0),
+        Tool("file_list", "List a folder of your workspace.", FileListArgs, _file_list, timeout_s=15.0),
     ]

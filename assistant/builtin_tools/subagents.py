@@ -41,12 +41,12 @@ _MARKS = {"running": "…", "done": "✓", "failed": "✗", "timed out": "⏱", 
 
 
 class SubagentTask(BaseModel):
-    task: str = Field(min_length=1, max_length=4_000, description="What this sub-agent should find out or do")
-    tools: list[str] = Field(default_factory=list, description="Tool names it may use (a subset of yours)")
+    task: str = Field(min_length=1, max_length=4_000)
+    tools: list[str] = Field(default_factory=list, description="Tool names it may use, a subset of yours")
 
 
 class SpawnArgs(BaseModel):
-    tasks: list[SubagentTask] = Field(min_length=1, description="One entry per sub-agent; they run in parallel")
+    tasks: list[SubagentTask] = Field(min_length=1)
 
 
 @dataclass
@@ -218,7 +218,7 @@ def subagents_tool(config: ToolsConfig, channels: Mapping[str, Any] | None = Non
 
     return Tool(
         SPAWN_TOOL,
-        "Run several independent sub-tasks in parallel, each by a fresh sub-agent with the tools you list for "
-        "it; returns every answer so you can compare and summarise them.",
+        "Run independent sub-tasks in parallel, each by a fresh sub-agent with the tools you list; returns "
+        "every answer.",
         SpawnArgs, spawn, timeout_s=config.subagents_timeout_s + 30.0,
     )

@@ -27,12 +27,12 @@ _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/xhtm
 
 
 class WebFetchArgs(BaseModel):
-    url: str = Field(description="An http(s) URL to read")
+    url: str
 
 
 class WebSearchArgs(BaseModel):
-    query: str = Field(description="What to search for")
-    max_results: int | None = Field(default=None, ge=1, le=20, description="How many results (default 5)")
+    query: str
+    max_results: int | None = Field(default=None, ge=1, le=20, description="Default 5")
 
 
 def _wrap(source: str, text: str) -> str:
@@ -92,8 +92,8 @@ async def _web_search(args: WebSearchArgs, ctx: ToolContext) -> ToolResult:
 def web_tools(config: ToolsConfig) -> list[Tool]:
     limit = config.web_fetch_timeout_s + 5.0
     return [
-        Tool("web_fetch", "Fetch one web page (http/https) and return its readable text.", WebFetchArgs,
+        Tool("web_fetch", "Fetch a web page (http/https) as readable text.", WebFetchArgs,
              _web_fetch, timeout_s=limit, group_safe=True),
-        Tool("web_search", "Search the web; returns titles, URLs and snippets to read further with web_fetch.",
+        Tool("web_search", "Search the web: titles, URLs and snippets (read one with web_fetch).",
              WebSearchArgs, _web_search, timeout_s=limit, group_safe=True),
     ]

@@ -21,25 +21,19 @@ from assistant.tools import Tool, ToolContext, ToolRegistry, ToolResult
 __all__ = ["ScheduleArgs", "register_tools"]
 
 DESCRIPTION = (
-    "Create, list, cancel, pause or resume scheduled jobs of the member you are talking to. For create, put the "
-    "time in `when` exactly as plain words or cron, in the member's time zone: 'in 20 minutes', 'tomorrow at 9', "
-    "'every weekday at 9:30', 'every Friday 17:00', 'every 2 hours', 'on the first Monday of each month at 10:00', "
-    "'每天早上9点', 'cron: 30 9 * * 1-5'. `what` is the reminder text (kind 'reminder') or the request to carry out "
-    "then (kind 'agent', e.g. 'summarise what the team shipped this week'). The result lists the next three run "
-    "times: tell them to the member. If the result asks a question (an ambiguous hour), ask the member; do not "
-    "guess."
+    "Create, list, cancel, pause or resume the member's reminders and scheduled tasks. `when` in plain words or "
+    "cron, member's time zone: 'in 20 minutes', 'every weekday at 9:30', '每天早上9点', 'cron: 30 9 * * 1-5'. "
+    "Tell the member the run times the result lists; if it asks a question, ask the member."
 )
 
 
 class ScheduleArgs(BaseModel):
     action: Literal["create", "list", "cancel", "pause", "resume"]
-    when: str | None = Field(default=None, description="create: the schedule in plain words or 'cron: m h dom mon dow'")
-    what: str | None = Field(default=None, description="create: the reminder text or the task to run then")
-    kind: Literal["reminder", "agent"] = Field(
-        default="reminder", description="'reminder' sends `what` as it is; 'agent' runs it as a request then")
-    job_id: int | None = Field(default=None, description="cancel/pause/resume: the job id from list")
-    if_missed: Literal["run_once", "skip"] | None = Field(
-        default=None, description="when the assistant was offline at run time: run once late, or skip and say so")
+    when: str | None = None
+    what: str | None = Field(default=None, description="The reminder text, or the request to carry out then")
+    kind: Literal["reminder", "agent"] = Field(default="reminder", description="'agent': run `what` as a request")
+    job_id: int | None = Field(default=None, description="From list")
+    if_missed: Literal["run_once", "skip"] | None = Field(default=None, description="If offline at run time")
 
 
 async def _owner_platform_id(ctx: ToolContext) -> str:

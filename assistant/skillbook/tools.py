@@ -16,15 +16,15 @@ __all__ = ["skill_tools"]
 
 
 class SkillReadArgs(BaseModel):
-    name: str = Field(description="The skill's name, as listed in the skills index")
+    name: str
 
 
 class SkillDraftArgs(BaseModel):
-    name: str = Field(description="Short lowercase name with hyphens, e.g. 'release-checklist'")
-    description: str = Field(description="One line: what the skill does and when to use it")
-    body: str = Field(description="The instructions in Markdown: steps, tools to use, output format")
+    name: str = Field(description="Lowercase with hyphens, e.g. 'release-checklist'")
+    description: str = Field(description="One line: what it does, when to use it")
+    body: str = Field(description="Markdown instructions: steps, tools, output format")
     scope: Literal["member", "team"] = Field(
-        default="member", description="'member' for the asking member only, 'team' for everyone (admin approves)"
+        default="member", description="'team': for everyone, an admin approves"
     )
 
 
@@ -69,10 +69,10 @@ async def _skill_draft(args: SkillDraftArgs, ctx: ToolContext) -> ToolResult:
 
 def skill_tools() -> list[Tool]:
     return [
-        Tool("skill_read", "Read the full instructions of a skill from the skills index before following it.",
+        Tool("skill_read", "Read a skill's instructions before following it.",
              SkillReadArgs, _skill_read, timeout_s=10.0, group_safe=True),
         Tool("skill_draft",
-             "Draft a new skill from what was just done (e.g. 'turn this into a skill'). Writes a draft and "
-             "returns its preview; the member approves it with /skill approve NAME.",
+             "Draft a skill from what was just done ('turn this into a skill'); returns a preview the member "
+             "approves with /skill approve NAME.",
              SkillDraftArgs, _skill_draft, timeout_s=10.0),
     ]
