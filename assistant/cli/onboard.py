@@ -227,7 +227,10 @@ def _local_model(w: _Wizard, servers: list[LocalServer], choice: str | None) -> 
                        lambda a: None if a.isdigit() and int(a) <= len(options) else "pick a number from the list")
         picked = options[int(number) - 1] if int(number) else None
     else:
-        picked = options[0]
+        from assistant.providers.discovery import best_model
+
+        best = best_model(tuple(m for _, m in options))  # an instruct model a small machine runs, not an embedder
+        picked = next(((s, m) for s, m in options if m == best), options[0])
     if picked is None:
         return None
     server, model = picked
