@@ -88,7 +88,7 @@ class StorageConfig(_Section):
     chroma_url: str = ""
     # Several processes on one PostgreSQL: how long a dead process's leases (member lanes, the Telegram poller,
     # the Feishu long connection) block the others before they take over. Renewed every third of it.
-    lease_ttl_s: float = Field(default=10.0, ge=1.0, le=300.0)
+    lease_ttl_s: float = Field(default=6.0, ge=1.0, le=300.0)
 
 
 Ability = Literal["tools", "vision", "audio", "video", "long_context", "json"]
@@ -143,6 +143,8 @@ class RoutingConfig(_Section):
     fallbacks: dict[Role, list[str]] = Field(default_factory=dict)
     # Ask the local model for a second opinion when the deterministic detectors find nothing.
     privacy_second_opinion: bool = False
+    # The learned privacy classifier's probability from which a text's context (health, finances, ...) is private.
+    privacy_threshold: float = Field(default=0.5, gt=0, lt=1)
     # Replace personal data by placeholders before a cloud call and restore it in the answer: for everyone, or
     # only for these members ("member:ID" or "channel:user_id") and chats ("channel:chat_id").
     redaction: bool = False

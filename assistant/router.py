@@ -173,7 +173,7 @@ class Router:
         self._providers: dict[str, ModelProvider] = dict(providers or {})
         self._usable = tuple(n for n in self._models
                              if (n in self._providers if self._injected else self._runnable(self._models[n])))
-        self._detector = PrivacyDetector()
+        self._detector = PrivacyDetector(threshold=self._routing.privacy_threshold)
         self._outcomes = OutcomeMemory(db)
         self._budgets: dict[int | None, BudgetState | None] = {}
         self._last_route: dict[int, Route] = {}

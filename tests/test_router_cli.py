@@ -54,7 +54,10 @@ def test_route_reads_json_lines_and_answers_one_decision_each(tmp_path: Path) ->
     assert result.exit_code == 0, result.output
     out = [json.loads(line) for line in result.output.splitlines()]
     assert [o["id"] for o in out] == ["a", 7, "c", 4]
-    assert set(out[0]) == {"id", "private", "location", "model", "tier", "difficulty", "reason", "findings", "chain"}
+    assert set(out[0]) == {"id", "private", "location", "model", "tier", "difficulty", "reason", "findings", "chain",
+                           "spans", "elapsed_ms"}
+    assert {"kind": "phone", "start": 4, "end": 15, "text": "13812345678"}.items() <= out[0]["spans"][0].items()
+    assert all(isinstance(o["elapsed_ms"], float) and o["elapsed_ms"] >= 0 for o in out)
     assert (out[0]["private"], out[0]["location"], out[0]["model"], out[0]["findings"]) == (
         True, "local", "small", ["phone"])
     assert out[0]["chain"] == ["small"]

@@ -69,8 +69,8 @@ def test_identifiers_are_found_with_their_span(text: str, kind: str, span: str) 
 def test_chinese_id_check_digit_raises_confidence_but_never_clears() -> None:
     good = with_check_digit("44030619920315502")
     bad = good[:-1] + ("0" if good[-1] != "0" else "1")
-    [strong] = scan(f"身份证{good}")
-    [weak] = scan(f"证件 {bad}")
+    [strong] = [f for f in scan(f"身份证{good}") if f.kind == "id_card"]
+    [weak] = [f for f in scan(f"证件 {bad}") if f.kind == "id_card"]
     assert strong.kind == weak.kind == "id_card"
     assert strong.confidence > weak.confidence >= 0.5
 

@@ -1,7 +1,8 @@
 """``teamclaw route``: how a message would be routed (private? local or cloud? which model, why), sending nothing.
 
-One message as an argument, or JSON lines on stdin with ``--stdin`` (``{"id": ..., "text": ...}`` in, one JSON
-decision per line out, in input order) for running a labelled set through the router.
+One message as an argument, or lines on stdin with ``--stdin`` (JSON objects ``{"id": ..., "text": ...}`` or plain
+text) for running a labelled set through the router: each line is answered with one JSON decision, written and
+flushed as soon as the line arrives, so a caller can drive it one line at a time.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,6 +20,7 @@ import typer
 from assistant.config import Config, Role, load_config
 from assistant.errors import StorageError, TeamclawError
 from assistant.messages import ChatKind, MemberScope
+from assistant.privacy import Finding, PrivacyDetector
 from assistant.storage.db import Database
 
 __all__ = ["decision", "register"]
@@ -42,8 +46,15 @@ def _scope(member: str | None, chat: str | None) -> MemberScope | None:
                        chat_id=ident, chat_kind=ChatKind.DIRECT)
 
 
-def decision(route: Any, item_id: object = None) -> dict[str, object]:
-    """The stable JSON shape of one decision (documented in docs/router.md)."""
+def _span(text: str, finding: Finding) -> dict[str, object]:
+    return {"kind": finding.kind, "start": finding.start, "end": finding.end,
+            "text": text[finding.start:finding.end], "confidence": finding.confidence}
+
+
+def decision(route: Any, item_id: object = None, *, text: str = "",
+             findings: tuple[Finding, ...] = ()) -> dict[str, object]:
+    """The stable JSON shape of one decision (documented in docs/router.md); ``findings`` are the detector's own,
+    for the spans."""
     return {
         "id": item_id,
         "private": route.private,
@@ -54,6 +65,7 @@ def decision(route: Any, item_id: object = None) -> dict[str, object]:
         "reason": route.reason,
         "findings": list(route.findings),
         "chain": list(route.chain),
+        "spans": [_span(text, f) for f in findings],
     }
 
 
@@ -68,12 +80,17 @@ def _database(cfg: Config) -> Database:
     return Database(url)
 
 
-async def _decide(cfg: Config, items: list[tuple[object, str]], role: Role, scope: MemberScope | None,
-                  ) -> list[dict[str, object]]:
+Answer = Callable[[object, str], dict[str, object]]
+
+
+async def _with_router(cfg: Config, role: Role, scope: MemberScope | None,
+                       work: Callable[[Answer], Awaitable[None]]) -> None:
+    """Open the router once, hand ``work`` a function that decides one (id, text), close everything after."""
     from assistant.router import Router
 
     db = _database(cfg)
     router = Router(cfg, db)
+    detector = PrivacyDetector(threshold=cfg.routing.privacy_threshold)  # the router's own, for the spans
     try:
         if db.url != "sqlite+aiosqlite:///:memory:":
             try:
@@ -82,32 +99,47 @@ async def _decide(cfg: Config, items: list[tuple[object, str]], role: Role, scop
                 if isinstance(exc, asyncio.CancelledError):
                     raise
                 typer.echo(f"note: budgets and remembered outcomes not loaded ({type(exc).__name__})", err=True)
-        out: list[dict[str, object]] = []
-        for item_id, text in items:
+
+        def answer(item_id: object, text: str) -> dict[str, object]:
+            started = time.perf_counter()
             try:
-                out.append(decision(router.explain(text, role=role, scope=scope), item_id))
+                result = decision(router.explain(text, role=role, scope=scope), item_id, text=text,
+                                  findings=detector.scan(text))
             except TeamclawError as exc:
-                out.append({"id": item_id, "error": str(exc)})
-        return out
+                result = {"id": item_id, "error": str(exc)}
+            result["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 3)
+            return result
+
+        await work(answer)
     finally:
         await router.aclose()
         await db.aclose()
 
 
-def _read_stdin() -> list[tuple[object, str]]:
-    items: list[tuple[object, str]] = []
-    for number, line in enumerate(sys.stdin, 1):
+def _parse_line(line: str, number: int) -> tuple[object, str]:
+    """A JSON object with ``text`` (and ``id``), or the line itself as the text."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return number, line.rstrip("\n")
+    if isinstance(record, dict):
+        return record.get("id", number), str(record.get("text", ""))
+    return number, line.rstrip("\n") if not isinstance(record, str) else record
+
+
+async def _stream(answer: Answer) -> None:
+    """Answer stdin line by line as the lines arrive; each answer is flushed before the next line is read."""
+    number = 0
+    while True:
+        line = await asyncio.to_thread(sys.stdin.readline)
+        if not line:
+            return
+        number += 1
         if not line.strip():
             continue
-        try:
-            record = json.loads(line)
-        except ValueError:
-            record = line.rstrip("\n")
-        if isinstance(record, dict):
-            items.append((record.get("id", number), str(record.get("text", ""))))
-        else:
-            items.append((number, str(record)))
-    return items
+        item_id, text = _parse_line(line, number)
+        sys.stdout.write(json.dumps(answer(item_id, text), ensure_ascii=False) + "\n")
+        sys.stdout.flush()
 
 
 def route(
@@ -117,8 +149,9 @@ def route(
     chat: Annotated[str | None, typer.Option(help="Route as said in this group: 'channel:chat_id'.")] = None,
     role: Annotated[str, typer.Option(help=f"The call's role: {', '.join(_ROLES)}.")] = "chat",
     as_json: Annotated[bool, typer.Option("--json", help="Print the decision as JSON.")] = False,
-    stdin: Annotated[bool, typer.Option("--stdin", help="Read JSON lines {\"id\", \"text\"} from stdin; "
-                                                        "print one JSON decision per line.")] = False,
+    stdin: Annotated[bool, typer.Option("--stdin", help="Read lines (JSON {\"id\", \"text\"} or plain text) from "
+                                                        "stdin; answer each with one JSON line, as it arrives.")
+                     ] = False,
     config: ConfigOption = None,
 ) -> None:
     """Explain how a message would be routed, without sending it anywhere."""
@@ -127,24 +160,31 @@ def route(
     if (text is None) == (not stdin):
         raise typer.BadParameter("give the message as an argument, or --stdin (not both)")
     cfg = load_config(config)
-    items = _read_stdin() if stdin else [(None, text or "")]
+    results: list[dict[str, object]] = []
+
+    async def one(answer: Answer) -> None:
+        results.append(answer(None, text or ""))
+
     try:
-        results = asyncio.run(_decide(cfg, items, role, _scope(member, chat)))  # type: ignore[arg-type]
+        asyncio.run(_with_router(cfg, role, _scope(member, chat), _stream if stdin else one))  # type: ignore[arg-type]
     except StorageError as exc:
         raise TeamclawError(f"routing needs the database: {exc}") from exc
-    if stdin or as_json:
-        for result in results:
-            typer.echo(json.dumps(result, ensure_ascii=False))
+    if stdin:
         return
     result = results[0]
+    if as_json:
+        typer.echo(json.dumps(result, ensure_ascii=False))
+        return
     if "error" in result:
         raise TeamclawError(str(result["error"]))
     typer.echo(f"{'private' if result['private'] else 'not private'} -> {result['model']} ({result['location']}), "
                f"needs tier {result['tier']} ({result['difficulty']})")
     typer.echo(f"reason: {result['reason']}")
-    findings, chain = result["findings"], result["chain"]
-    if isinstance(findings, list) and findings:
-        typer.echo(f"found: {', '.join(str(f) for f in findings)}")
+    spans, chain = result["spans"], result["chain"]
+    if isinstance(spans, list) and spans:
+        shown = [f"{s['kind']} \"{s['text'] if len(str(s['text'])) <= 60 else str(s['text'])[:57] + '...'}\" "
+                 f"[{s['start']}:{s['end']}] {s['confidence']}" for s in spans]
+        typer.echo("found: " + "; ".join(shown))
     if isinstance(chain, list):
         typer.echo(f"would try: {' -> '.join(str(c) for c in chain)}")
 

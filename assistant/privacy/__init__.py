@@ -1,5 +1,6 @@
-"""Privacy detection: deterministic detectors for personal data in Chinese and English, plus an optional local
-model second opinion. The router asks this package whether a request is private before it picks a model."""
+"""Privacy detection: deterministic detectors for identifiers in Chinese and English, a learned classifier for
+context, plus an optional local model second opinion. The router asks this package whether a request is private
+before it picks a model."""
 
 from __future__ import annotations
 

@@ -1,61 +1,95 @@
-"""The deterministic privacy detector: runs every pattern over a text and merges overlapping findings.
+"""The privacy detector: deterministic patterns for identifiers (with checksums) and credentials, plus a learned
+classifier for context (health, finance, legal, HR, family, whereabouts, identity, correspondence).
 
-A scan is pure and costs well under a millisecond for a chat message; the same system prompt and transcript reach
-the router again on every step of a turn, so results are kept in a small bounded cache keyed by the text.
+A scan is pure and costs about a millisecond for a chat message; the same system prompt and transcript reach the
+router again on every step of a turn, so results are kept in a small bounded cache keyed by the text.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 
+from assistant.privacy.classifier import ContextClassifier, default_classifier
 from assistant.privacy.finding import Finding
 from assistant.privacy.identifiers import IDENTIFIER_DETECTORS
-from assistant.privacy.topics import TOPIC_DETECTORS
+from assistant.privacy.topics import GATED_TOPIC_DETECTORS, TOPIC_DETECTORS
 
-__all__ = ["DEFAULT_CACHE_SIZE", "DETECTOR_VERSION", "MIN_CONFIDENCE", "PrivacyDetector", "scan"]
+__all__ = ["DEFAULT_CACHE_SIZE", "DEFAULT_THRESHOLD", "DETECTOR_VERSION", "MIN_CONFIDENCE", "PrivacyDetector",
+           "scan"]
 
 DEFAULT_CACHE_SIZE = 2048
-# Names the detectors and their data: stored beside every sensitivity verdict, so verdicts of an older detector are
-# recomputed (memory.sensitivity.rescan). Change it whenever a pattern, a threshold or learned weights change.
-DETECTOR_VERSION = "rules-2"
-# Everything the detectors report clears this bar; it exists so a future weak detector can report low scores
-# (useful in the benchmark) without them making calls private.
+# Everything the deterministic detectors report clears this bar.
 MIN_CONFIDENCE = 0.5
+# The classifier's calibrated probability above which a text's context makes it private (routing.privacy_threshold).
+DEFAULT_THRESHOLD = 0.5
+# Keyword detectors for health and salary ("胃癌", "salary") also fire on textbook questions: they count only when
+# the classifier, too, leans towards private.
+_TOPIC_GATE = 0.05
+# Bump when a pattern changes; the model file's own digest is appended, so retraining changes the version too.
+_RULES_VERSION = "2"
 
 _DETECTORS = IDENTIFIER_DETECTORS + TOPIC_DETECTORS
 
 
-def _merge(findings: list[Finding]) -> tuple[Finding, ...]:
+def _merge(findings: list[Finding]) -> list[Finding]:
     """Keep one finding per overlapping region: the most confident, then the longest."""
     ordered = sorted(findings, key=lambda f: (-f.confidence, -(f.end - f.start), f.start))
     kept: list[Finding] = []
     for f in ordered:
         if all(f.end <= k.start or f.start >= k.end for k in kept):
             kept.append(f)
-    return tuple(sorted(kept, key=lambda f: f.start))
+    return kept
 
 
-def scan(text: str) -> tuple[Finding, ...]:
-    """Every piece of personal data in ``text`` at or above ``MIN_CONFIDENCE``, in text order, without overlaps."""
+def _scan(text: str, threshold: float, classifier: ContextClassifier) -> tuple[Finding, ...]:
     if not text or text.isspace():
         return ()
     found = [f for detect in _DETECTORS for f in detect(text) if f.confidence >= MIN_CONFIDENCE]
-    return _merge(found) if found else ()
+    scores = classifier.score(text)
+    context = [Finding(s.kind, s.start, s.end, round(s.private, 3)) for s in scores if s.private >= threshold]
+    for score in scores:
+        if score.private >= _TOPIC_GATE:
+            window = text[score.start:score.end]
+            found += [Finding(f.kind, f.start + score.start, f.end + score.start, f.confidence)
+                      for detect in GATED_TOPIC_DETECTORS for f in detect(window)]
+    # Context findings span whole sentences; they are kept beside the identifiers inside them, not merged away.
+    return tuple(sorted((*_merge(found), *context), key=lambda f: (f.start, f.end)))
+
+
+def scan(text: str) -> tuple[Finding, ...]:
+    """Every piece of personal data in ``text`` at the default threshold, in text order (identifiers without
+    overlaps; context findings cover the sentences they were read from)."""
+    return _scan(text, DEFAULT_THRESHOLD, default_classifier())
+
+
+def _version() -> str:
+    return f"{_RULES_VERSION}+{default_classifier().digest}"
+
+
+# What the verdicts stored beside memory records were computed with: when it changes, they are recomputed.
+DETECTOR_VERSION: str = _version()
 
 
 class PrivacyDetector:
-    """``scan`` with a bounded least-recently-used cache; one instance lives in the router."""
+    """``scan`` at a configured threshold, with a bounded least-recently-used cache; one instance lives in the
+    router."""
 
-    def __init__(self, cache_size: int = DEFAULT_CACHE_SIZE) -> None:
+    def __init__(self, threshold: float = DEFAULT_THRESHOLD, cache_size: int = DEFAULT_CACHE_SIZE) -> None:
+        self._threshold = threshold
+        self._classifier = default_classifier()
         self._cache: OrderedDict[str, tuple[Finding, ...]] = OrderedDict()
         self._cache_size = cache_size
+
+    @property
+    def threshold(self) -> float:
+        return self._threshold
 
     def scan(self, text: str) -> tuple[Finding, ...]:
         cached = self._cache.get(text)
         if cached is not None:
             self._cache.move_to_end(text)
             return cached
-        result = scan(text)
+        result = _scan(text, self._threshold, self._classifier)
         self._cache[text] = result
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)

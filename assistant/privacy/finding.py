@@ -24,6 +24,14 @@ KIND_LABELS: dict[str, str] = {
     "salary": "salary",
     "confidential": "marked confidential",
     "model_opinion": "local model opinion",
+    # Context kinds, read by the learned classifier from what a text says about a person.
+    "finance": "personal finances",
+    "legal": "legal matters",
+    "hr": "HR matters",
+    "family": "family and relationships",
+    "whereabouts": "whereabouts",
+    "identity": "identity details",
+    "correspondence": "private correspondence",
 }
 
 # Kinds whose whole meaning sits in a replaceable token: a placeholder hides them and the answer still works.

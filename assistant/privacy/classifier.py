@@ -1,0 +1,141 @@
+"""The learned part of the privacy detector: a calibrated multinomial logistic regression over hashed word and
+character n-grams that reads a text's context (health, finance, legal, HR, family, whereabouts, identity,
+correspondence) where the deterministic detectors only see identifiers.
+
+The weights ship inside the package (``context_model.bin``, trained by ``scripts/train_privacy_classifier.py`` on
+the tuning split of tests/data/privacy_set.jsonl) and are read with the standard library only: no numpy import on
+the routing path. A score is one table look-up per feature per class, well under a millisecond for a chat message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import struct
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from assistant.errors import ConfigError
+from assistant.privacy.features import FEATURES_VERSION, hashed_features
+
+__all__ = ["CONTEXT_KINDS", "MODEL_PATH", "ContextClassifier", "ContextScore", "default_classifier", "write_model"]
+
+MODEL_PATH = Path(__file__).with_name("context_model.bin")
+_MAGIC = b"TCPRIV1\n"
+# The kinds the classifier tells apart, besides "none"; the order is the file's.
+CONTEXT_KINDS = ("health", "finance", "legal", "hr", "family", "whereabouts", "identity", "correspondence")
+# Longer texts are read in windows of whole sentences of about this many characters: a system prompt or a long
+# document is then judged piece by piece, and a private sentence inside it is not averaged away.
+_WINDOW_CHARS = 320
+_SENTENCE = re.compile(r"[^.!?。！？\n]*(?:[.!?。！？]+|\n+|$)")
+
+
+@dataclass(frozen=True, slots=True)
+class ContextScore:
+    """One window of a text: ``text[start:end]``, the likeliest private kind and the probability it is private."""
+
+    start: int
+    end: int
+    kind: str
+    private: float
+
+
+class ContextClassifier:
+    """Scores texts with the weights of one model file; immutable after loading."""
+
+    def __init__(self, path: Path = MODEL_PATH) -> None:
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"privacy model {path} cannot be read ({exc}): reinstall teamclaw") from exc
+        if not raw.startswith(_MAGIC):
+            raise ConfigError(f"{path} is not a teamclaw privacy model: reinstall teamclaw")
+        (size,) = struct.unpack_from("<I", raw, len(_MAGIC))
+        body_at = len(_MAGIC) + 4 + size
+        header = json.loads(raw[len(_MAGIC) + 4:body_at])
+        if header["features_version"] != FEATURES_VERSION:
+            raise ConfigError(f"{path} was trained on other features: retrain it with "
+                              "scripts/train_privacy_classifier.py")
+        self.digest = hashlib.sha256(raw).hexdigest()[:12]
+        self.classes: tuple[str, ...] = tuple(header["classes"])
+        self.buckets: int = header["buckets"]
+        self._bias: tuple[float, ...] = tuple(header["bias"])
+        self._scale: tuple[float, ...] = tuple(header["scale"])
+        self._temperature: float = header["temperature"]
+        table = zlib.decompress(raw[body_at:])
+        # One bytes object per class, each weight stored as int8 + 128: summing a class is a C-level map.
+        self._columns = tuple(table[k * self.buckets:(k + 1) * self.buckets] for k in range(len(self.classes)))
+        self._none = self.classes.index("none")
+
+    def probabilities(self, text: str) -> dict[str, float]:
+        """Calibrated probability of each class ("none" and every kind) for one piece of text."""
+        features = hashed_features(text, self.buckets)
+        if not features:
+            return {c: float(c == "none") for c in self.classes}
+        norm = 1.0 / math.sqrt(len(features))
+        offset = 128 * len(features)
+        logits = [
+            (bias + scale * (sum(map(column.__getitem__, features)) - offset) * norm) / self._temperature
+            for bias, scale, column in zip(self._bias, self._scale, self._columns, strict=True)
+        ]
+        top = max(logits)
+        exps = [math.exp(v - top) for v in logits]
+        total = sum(exps)
+        return {c: e / total for c, e in zip(self.classes, exps, strict=True)}
+
+    def score(self, text: str) -> list[ContextScore]:
+        """One score per window of ``text`` (one window for a chat message)."""
+        scores: list[ContextScore] = []
+        for start, end in _windows(text):
+            probs = self.probabilities(text[start:end])
+            kind = max((c for c in self.classes if c != "none"), key=probs.__getitem__)
+            scores.append(ContextScore(start, end, kind, 1.0 - probs["none"]))
+        return scores
+
+
+def _windows(text: str) -> list[tuple[int, int]]:
+    """Spans of whole sentences, about ``_WINDOW_CHARS`` long each, leading and trailing blanks left out."""
+    windows: list[tuple[int, int]] = []
+    start = end = -1
+    for m in _SENTENCE.finditer(text):
+        if m.start() == m.end():
+            continue
+        s, e = m.start(), m.end()
+        while s < e and text[s].isspace():
+            s += 1
+        while e > s and text[e - 1].isspace():
+            e -= 1
+        if s == e:
+            continue
+        if start < 0:
+            start, end = s, e
+        elif e - start <= _WINDOW_CHARS:
+            end = e
+        else:
+            windows.append((start, end))
+            start, end = s, e
+    if start >= 0:
+        windows.append((start, end))
+    return windows
+
+
+@cache
+def default_classifier() -> ContextClassifier:
+    """The shipped model, read once per process (about 1 ms)."""
+    return ContextClassifier()
+
+
+def write_model(path: Path, *, classes: Sequence[str], bias: Sequence[float], scale: Sequence[float],
+                temperature: float, columns: Sequence[bytes], meta: dict[str, object]) -> None:
+    """Write a model file: ``columns[k]`` holds class k's weights, one byte (int8 + 128) per bucket."""
+    buckets = len(columns[0])
+    header = json.dumps({"features_version": FEATURES_VERSION, "classes": list(classes), "buckets": buckets,
+                         "bias": list(bias), "scale": list(scale), "temperature": temperature, "meta": meta},
+                        sort_keys=True).encode()
+    body = zlib.compress(b"".join(columns), 9)
+    path.write_bytes(_MAGIC + struct.pack("<I", len(header)) + header + body)

@@ -1,0 +1,871 @@
+# ruff: noqa: E501  (the templates are data: one prompt per line reads best)
+"""Builds tests/data/privacy_set.jsonl: a template-built, labelled set of English and Chinese prompts for the
+privacy detector, with hard negatives (textbook medicine and law, money in word problems, exam questions).
+
+Written apart from the detector: nothing here imports assistant.privacy. Names, companies, cities and street
+addresses come from Faker's en_US, en_GB and zh_CN locales (MIT); every template and word list below is written for
+this project. Rows are split into a tuning part and a held-apart part BY TEMPLATE (fixed seed): no template that
+produced a held-apart row produced a tuning row, so the held-apart figures measure phrasing the learned part never
+saw. Run: ``python -m tests.data.make_privacy_set`` (needs ``pip install faker``); the output is committed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+OUT = Path(__file__).with_name("privacy_set.jsonl")
+SEED = 20260
+HELD_APART_SHARE = 0.3
+ROWS_PER_TEMPLATE = 8
+COMPOSED_PER_FACT = 14
+COMPOSED_PER_FRAME = 8
+
+# --- word lists (written for this set) ----------------------------------------------------------------------------
+EN_DRUGS = ["ibuprofen", "metformin", "sertraline", "lisinopril", "amoxicillin", "atorvastatin", "levothyroxine",
+            "prednisone", "insulin glargine", "warfarin", "omeprazole", "gabapentin", "fluoxetine", "Adderall",
+            "methotrexate", "albuterol", "Ozempic", "lithium", "naproxen", "paracetamol"]
+EN_CONDITIONS = ["obesity", "type 2 diabetes", "hypertension", "asthma", "depression", "an anxiety disorder",
+                 "rheumatoid arthritis", "migraine", "hypothyroidism", "Crohn's disease", "breast cancer",
+                 "epilepsy", "ADHD", "sleep apnea", "long COVID", "multiple sclerosis", "psoriasis", "gout",
+                 "bipolar disorder", "kidney stones", "celiac disease", "a heart arrhythmia"]
+EN_SYMPTOMS = ["joint discomfort", "chest pain", "shortness of breath", "dizziness", "night sweats",
+               "a persistent cough", "blurred vision", "numbness in the left hand", "heart palpitations",
+               "stomach cramps", "lower back pain", "fatigue", "swollen ankles", "ringing in the ears",
+               "frequent headaches", "weight loss", "a rash on the arms", "trouble sleeping"]
+EN_PROCEDURES = ["knee surgery", "gallbladder removal", "a C-section", "hip replacement", "chemotherapy",
+                 "an appendectomy", "a colonoscopy", "cataract surgery", "a root canal", "an MRI"]
+EN_RELATIVES = ["mom", "dad", "wife", "husband", "son", "daughter", "brother", "sister", "grandmother",
+                "grandfather", "partner", "mother-in-law", "uncle", "aunt", "cousin", "stepdad", "fiancée"]
+EN_BANKS = ["US Bank", "Chase", "Wells Fargo", "Bank of America", "Citi", "Capital One", "Barclays", "HSBC",
+            "Santander", "Discover", "American Express", "Monzo", "Revolut", "TD Bank", "PNC"]
+EN_CITIES = ["Tokyo", "Paris", "Lisbon", "Seoul", "Chicago", "Denver", "Berlin", "Rome", "Bangkok", "Sydney",
+             "Toronto", "Mexico City", "Istanbul", "Barcelona", "Vancouver", "Kyoto", "Prague", "Dublin",
+             "Singapore", "Cape Town", "Austin", "Boston", "Hanoi", "Reykjavik"]
+EN_COUNTRIES = ["Canada", "Japan", "Germany", "Brazil", "Kenya", "India", "Australia", "France", "Mexico",
+                "Vietnam", "Norway", "Chile", "Egypt", "Italy", "Peru"]
+EN_JOBS = ["data analyst", "product manager", "nurse", "backend engineer", "UX designer", "accountant",
+           "sales lead", "teacher", "marketing coordinator", "pharmacist", "site reliability engineer"]
+EN_LEAVES = ["sick", "parental", "bereavement", "unpaid", "medical", "maternity", "annual", "compassionate"]
+EN_MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+             "November", "December"]
+EN_DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+EN_PLATFORMS = ["Instagram", "Facebook", "PayPal", "Amazon seller", "eBay", "Airbnb", "Uber", "Steam", "LinkedIn",
+                "TikTok", "Etsy", "Coinbase"]
+EN_HOTELS = ["Hilton", "Marriott", "Hyatt Regency", "Holiday Inn", "Ace Hotel", "Four Seasons", "Ibis",
+             "Radisson Blu", "the Park Hotel"]
+EN_CHARGES = ["DUI", "shoplifting", "assault", "trespassing", "tax evasion", "drug possession", "fraud",
+              "reckless driving", "harassment", "vandalism"]
+EN_TOPICS = ["the French Revolution", "photosynthesis", "black holes", "the water cycle", "supply and demand",
+             "machine learning", "plate tectonics", "the Roman Empire", "quantum entanglement", "jazz history"]
+EN_FOODS = ["green tea", "oat milk", "spicy food", "dark chocolate", "sushi", "black coffee", "vegetarian dishes"]
+
+ZH_DRUGS = ["布洛芬", "二甲双胍", "阿莫西林", "舍曲林", "氨氯地平", "阿托伐他汀", "优甲乐", "泼尼松", "胰岛素",
+            "华法林", "奥美拉唑", "头孢", "氯雷他定", "阿司匹林", "连花清瘟", "褪黑素", "甲硝唑", "碳酸锂"]
+ZH_CONDITIONS = ["糖尿病", "高血压", "抑郁症", "焦虑症", "哮喘", "甲亢", "痛风", "胃溃疡", "乳腺结节", "肺结节",
+                 "类风湿关节炎", "偏头痛", "乙肝", "脂肪肝", "腰椎间盘突出", "过敏性鼻炎", "心律不齐", "胃癌",
+                 "肾结石", "失眠症", "多囊卵巢综合征", "双相情感障碍"]
+ZH_SYMPTOMS = ["胸闷", "头晕", "关节疼", "咳嗽不止", "心慌", "腰疼", "胃胀", "失眠", "手脚发麻", "耳鸣",
+               "低烧", "恶心想吐", "浑身乏力", "皮肤起疹子", "视力模糊", "夜里盗汗", "喘不上气"]
+ZH_PROCEDURES = ["阑尾手术", "膝关节手术", "剖腹产", "胃镜检查", "化疗", "甲状腺切除", "心脏支架", "白内障手术",
+                 "腰椎手术", "拔智齿"]
+ZH_RELATIVES = ["妈", "爸", "老公", "老婆", "儿子", "女儿", "哥哥", "姐姐", "弟弟", "妹妹", "奶奶", "爷爷",
+                "外婆", "婆婆", "岳父", "男朋友", "女朋友", "表妹"]
+ZH_BANKS = ["招商银行", "工商银行", "建设银行", "中国银行", "农业银行", "交通银行", "浦发银行", "平安银行",
+            "中信银行", "民生银行", "兴业银行", "邮储银行"]
+ZH_CITIES = ["北京", "上海", "杭州", "成都", "西安", "厦门", "青岛", "大理", "三亚", "重庆", "武汉", "南京",
+             "长沙", "深圳", "哈尔滨", "昆明", "苏州", "广州", "东京", "首尔", "曼谷", "新加坡"]
+ZH_JOBS = ["产品经理", "前端开发", "数据分析师", "会计", "护士", "销售主管", "运营专员", "UI设计师", "测试工程师",
+           "人力资源专员", "算法工程师"]
+ZH_LEAVES = ["病假", "事假", "年假", "婚假", "产假", "陪产假", "丧假", "育儿假"]
+ZH_PLATFORMS = ["微信", "支付宝", "抖音", "淘宝店铺", "美团", "小红书", "微博", "拼多多", "京东", "闲鱼", "QQ"]
+ZH_HOTELS = ["汉庭酒店", "全季酒店", "希尔顿酒店", "如家", "亚朵酒店", "万豪酒店", "锦江之星", "维也纳酒店"]
+ZH_SCHOOLS = ["实验小学", "第一中学", "阳光幼儿园", "外国语学校", "育才中学", "希望小学"]
+ZH_TOPICS = ["光合作用", "工业革命", "相对论", "唐诗", "区块链", "板块构造", "二战历史", "量子计算", "宋词",
+             "供需关系"]
+
+
+class Slots:
+    """Random fillers for one row; Faker supplies names, companies and addresses."""
+
+    def __init__(self, rng: random.Random, fakers: dict[str, object]) -> None:
+        self.rng = rng
+        self.f = fakers
+
+    def pick(self, items: list[str]) -> str:
+        return self.rng.choice(items)
+
+    def en_name(self) -> str:
+        return str(self.rng.choice([self.f["en_US"], self.f["en_GB"]]).name())  # type: ignore[attr-defined]
+
+    def en_first(self) -> str:
+        return str(self.rng.choice([self.f["en_US"], self.f["en_GB"]]).first_name())  # type: ignore[attr-defined]
+
+    def zh_name(self) -> str:
+        return str(self.f["zh_CN"].name())  # type: ignore[attr-defined]
+
+    def zh_first(self) -> str:
+        name = self.zh_name()
+        return self.rng.choice([name, "小" + name[-1], "阿" + name[-1], name[1:] or name])
+
+    def fill(self, template: str, lang: str) -> str:
+        rng = self.rng
+        he = rng.choice(["he", "she", "they"]) if lang == "en" else rng.choice(["他", "她"])
+        his = {"he": "his", "she": "her", "they": "their"}.get(he, he)
+        him = {"he": "him", "she": "her", "they": "them"}.get(he, he)
+        amount = rng.choice([rng.randint(12, 990), rng.randint(1000, 9999), rng.randint(10, 300) * 100,
+                             rng.randint(20, 250) * 1000])
+        values: dict[str, Callable[[], str]] = {
+            "name": self.en_name if lang == "en" else self.zh_name,
+            "first": self.en_first if lang == "en" else self.zh_first,
+            "first2": self.en_first if lang == "en" else self.zh_first,
+            "company": lambda: str(self.f["en_US" if lang == "en" else "zh_CN"].company()),  # type: ignore[attr-defined]
+            "address": lambda: str(self.f["en_US" if lang == "en" else "zh_CN"].street_address()),  # type: ignore[attr-defined]
+            "street": lambda: str(self.f["en_US" if lang == "en" else "zh_CN"].street_name()),  # type: ignore[attr-defined]
+            "drug": lambda: self.pick(EN_DRUGS if lang == "en" else ZH_DRUGS),
+            "condition": lambda: self.pick(EN_CONDITIONS if lang == "en" else ZH_CONDITIONS),
+            "symptom": lambda: self.pick(EN_SYMPTOMS if lang == "en" else ZH_SYMPTOMS),
+            "symptom2": lambda: self.pick(EN_SYMPTOMS if lang == "en" else ZH_SYMPTOMS),
+            "procedure": lambda: self.pick(EN_PROCEDURES if lang == "en" else ZH_PROCEDURES),
+            "relative": lambda: self.pick(EN_RELATIVES if lang == "en" else ZH_RELATIVES),
+            "bank": lambda: self.pick(EN_BANKS if lang == "en" else ZH_BANKS),
+            "city": lambda: self.pick(EN_CITIES if lang == "en" else ZH_CITIES),
+            "city2": lambda: self.pick(EN_CITIES if lang == "en" else ZH_CITIES),
+            "country": lambda: self.pick(EN_COUNTRIES),
+            "job": lambda: self.pick(EN_JOBS if lang == "en" else ZH_JOBS),
+            "leave": lambda: self.pick(EN_LEAVES if lang == "en" else ZH_LEAVES),
+            "month": lambda: self.pick(EN_MONTHS) if lang == "en" else f"{rng.randint(1, 12)}月",
+            "day": lambda: self.pick(EN_DAYS) if lang == "en" else "周" + rng.choice("一二三四五六日"),
+            "date": lambda: (f"{self.pick(EN_MONTHS)} {rng.randint(1, 28)}" if lang == "en"
+                             else f"{rng.randint(1, 12)}月{rng.randint(1, 28)}号"),
+            "date2": lambda: (f"{self.pick(EN_MONTHS)} {rng.randint(1, 28)}" if lang == "en"
+                              else f"{rng.randint(1, 12)}月{rng.randint(1, 28)}日"),
+            "year": lambda: str(rng.randint(1958, 2004)),
+            "age": lambda: str(rng.randint(3, 108)),
+            "adult_age": lambda: str(rng.randint(19, 88)),
+            "n": lambda: str(rng.randint(2, 14)),
+            "k": lambda: str(rng.randint(2, 9)),
+            "p": lambda: str(rng.randint(2, 25)),
+            "amount": lambda: f"{amount:,}" if lang == "en" and rng.random() < 0.5 else str(amount),
+            "amount2": lambda: str(rng.choice([rng.randint(50, 900), rng.randint(1000, 60000)])),
+            "last4": lambda: f"{rng.randint(0, 9999):04d}",
+            "time": lambda: (f"{rng.randint(1, 12)}:{rng.choice(['00', '15', '30', '45'])} {rng.choice(['am', 'pm'])}"
+                             if lang == "en" else f"{rng.randint(7, 22)}点"),
+            "flight": lambda: rng.choice(["UA", "CA", "MU", "NH", "BA", "DL", "CZ", "LH"]) + str(rng.randint(100, 9999)),
+            "platform": lambda: self.pick(EN_PLATFORMS if lang == "en" else ZH_PLATFORMS),
+            "hotel": lambda: self.pick(EN_HOTELS if lang == "en" else ZH_HOTELS),
+            "charge": lambda: self.pick(EN_CHARGES),
+            "school": lambda: self.pick(ZH_SCHOOLS) if lang == "zh" else f"{self.en_first()} Elementary",
+            "topic": lambda: self.pick(EN_TOPICS if lang == "en" else ZH_TOPICS),
+            "food": lambda: self.pick(EN_FOODS),
+            "inv": lambda: str(rng.randint(1000, 99999)),
+            "sex": lambda: rng.choice(["man", "woman", "boy", "girl"]),
+            "sex_zh": lambda: rng.choice("男女"),
+            "he": lambda: he, "his": lambda: his, "him": lambda: him,
+            "He": lambda: he.capitalize(), "His": lambda: his.capitalize(),
+        }
+
+        def sub(m: re.Match[str]) -> str:
+            return values[m.group(1)]()
+
+        return re.sub(r"\{(\w+)\}", sub, template)
+
+
+# --- templates: (kind, template); kind "none" marks a negative ------------------------------------------------------
+EN: list[tuple[str, str]] = [
+    # health of a named or described person, or of the speaker
+    ("health", "What dosage of {drug} should {name} take for {his} {symptom}, considering {his} {condition} diagnosis?"),
+    ("health", "A {age}-year-old female patient named {first} reports {symptom} and {symptom2}. What should we check first?"),
+    ("health", "I've been on {drug} for my {condition} since {month}; is it okay to have a glass of wine with it?"),
+    ("health", "My {relative} was just diagnosed with {condition}. How do we explain it to the kids?"),
+    ("health", "{name} has been off work with {condition} since {date}; draft a note to the team that leaves out the details."),
+    ("health", "remind me to take my {drug} every morning at {time}"),
+    ("health", "Since my {procedure} in {month} I still get {symptom} when I climb stairs. Should I be worried?"),
+    ("health", "{first}'s blood work came back with high cholesterol. What should {he} ask the cardiologist on {day}?"),
+    ("health", "My therapist thinks my {condition} is getting worse. any tips for sleeping better?"),
+    ("health", "Patient: {name}. Chief complaint: {symptom} for {n} days, history of {condition}. Draft a referral letter."),
+    ("health", "Is {n}0 mg of {drug} too much for my {age}-year-old who has {symptom}?"),
+    ("health", "I was admitted to St. Mary's last night with {condition}, please cancel all my meetings this week"),
+    ("health", "{first} told me in confidence that {he} has {condition}. How can I support {him} at work?"),
+    ("health", "Can you log that I had {symptom} again today after taking {drug}? Third time this week."),
+    ("health", "My doctor wants me to start {drug} for {condition} but I'm worried about side effects."),
+    ("health", "Write a short message to {first} asking how {his} recovery from {procedure} is going."),
+    ("health", "I'm {n} weeks pregnant and have {symptom}; can I still take {drug}?"),
+    ("health", "Our client {name} mentioned {he} is on {drug} and can't travel until the {condition} is under control."),
+    # finance of a person
+    ("finance", "I noticed a charge of ${amount} on my {bank} card ending with {last4} that I don't recognize. How do I dispute it?"),
+    ("finance", "My salary is ${amount} a year and I still owe ${amount2} on student loans. How fast can I pay them off?"),
+    ("finance", "{name} still owes me ${amount} from {month}, write a polite but firm reminder"),
+    ("finance", "I have ${amount} in savings and ${amount2} of credit card debt. Which should I tackle first?"),
+    ("finance", "My credit score dropped to 5{n}0 after I missed a payment on my {bank} card. How long until it recovers?"),
+    ("finance", "Move ${amount} from my joint account with {first} into my {bank} savings on the 1st."),
+    ("finance", "Rent is ${amount} and I take home ${amount2} a month. Can I afford a car loan?"),
+    ("finance", "{first} just got a raise to ${amount}; roughly how much more tax will {he} pay?"),
+    ("finance", "My Visa ending in {last4} shows ${amount} at {company} on {date}. I never bought anything there."),
+    ("finance", "I'm thinking of filing for bankruptcy next month. What happens to my mortgage with {bank}?"),
+    ("finance", "We're saving ${amount} for our wedding and my fiancé earns ${amount2}; make us a monthly budget."),
+    ("finance", "My tax refund of ${amount} never arrived; I filed on {date}. Who do I call?"),
+    ("finance", "My budget for the renovation is {amount} USD, and I can borrow another {amount2} from my dad."),
+    ("finance", "{bank} declined my loan application for ${amount}. Help me write to them asking why."),
+    ("finance", "Last month I spent ${amount} on takeout and ${amount2} on rent — please categorize my spending."),
+    ("finance", "How much should I put into my 401k if I make ${amount} and have ${amount2} in debt?"),
+    # legal trouble of a person
+    ("legal", "I got arrested for {charge} in {city} last {day}. What should I say at my arraignment on {date}?"),
+    ("legal", "My landlord {name} is suing me for ${amount} in unpaid rent. How do I answer the summons?"),
+    ("legal", "{first} has a court date on {date} for the {charge} charge; can you help {him} find a public defender?"),
+    ("legal", "Draft a letter to my lawyer {name} about the custody hearing for my daughter."),
+    ("legal", "I'm being investigated by my employer for expense fraud. What are my rights here?"),
+    ("legal", "My ex {first} violated the restraining order again last night. What do I do?"),
+    ("legal", "{name} is on probation until {month}; can {he} fly to {city} for a work trip?"),
+    ("legal", "I got a ${amount} speeding ticket outside {city} and want to contest it."),
+    ("legal", "{first} and I are divorcing and {he} wants the house. How is property usually split?"),
+    ("legal", "My brother was sentenced to {n} months for {charge}; how can I send him money in prison?"),
+    ("legal", "The police want to interview me about the accident on {date}. Should I bring a lawyer?"),
+    ("legal", "{company} sent me a cease and desist about my blog post. I'm scared, what now?"),
+    ("legal", "I was sued by {name} over the fence between our yards; the hearing is on {date}."),
+    # HR matters
+    ("hr", "Write an email to {first} in HR asking for {n} days of {leave} leave starting {date}."),
+    ("hr", "My performance review with {name} is on {day}. Last year {he} rated me 'needs improvement'. How do I prepare?"),
+    ("hr", "Help me write my resignation letter to {company}; my last day will be {date}."),
+    ("hr", "My H-1B expires in {month}. Can {company} still file an extension for me?"),
+    ("hr", "{name} was put on a performance improvement plan today; draft a summary for {his} file."),
+    ("hr", "I'm applying for the {job} role at {company}. Here is my cover letter, please make it stronger."),
+    ("hr", "{first} asked for parental leave starting in {month}; how do I cover {his} shifts?"),
+    ("hr", "I was let go from {company} yesterday. Can I still claim unemployment?"),
+    ("hr", "My visa interview at the {country} embassy is on {date}. Which documents should I bring?"),
+    ("hr", "I got two offers, {company} at ${amount} and another at ${amount2}. Which should I take?"),
+    ("hr", "Please draft feedback for {name}'s annual review: strong delivery, weak communication."),
+    ("hr", "I want to report my manager {name} for making comments about my age. How do I start?"),
+    ("hr", "{first} from my team has been late {n} times this month; write a warning I can send {him}."),
+    # family and relationships
+    ("family", "My {relative} and I haven't spoken since the fight at {first}'s wedding. How do I reach out?"),
+    ("family", "{first} and I are separating; how do we tell our {n}-year-old?"),
+    ("family", "My daughter {first} is being bullied at {school}. What should I write to her teacher?"),
+    ("family", "I think my husband is seeing {first} behind my back. What should I do?"),
+    ("family", "Plan a surprise party for my wife {first}'s {age}th birthday on {date}."),
+    ("family", "My son {first} came out to us last night. How can I support him?"),
+    ("family", "{name}'s father passed away on {day}. Write a condolence note from the team."),
+    ("family", "We're adopting a baby from {country} in {month} and my parents are against it."),
+    ("family", "My girlfriend {first} wants to move in together but I'm not sure I'm ready."),
+    ("family", "My mother-in-law {first} is moving in with us next month and I'm dreading it."),
+    ("family", "{first} and {first2} just broke up and I'm stuck in the middle. Any advice?"),
+    ("family", "my {relative} keeps asking me for money and I don't know how to say no"),
+    ("family", "Our nanny {first} picks up the twins at 3; send her a note that they have a dentist visit on {day}."),
+    # whereabouts of named people, home addresses
+    ("whereabouts", "I'm planning a {n}-day trip to {city} with my friend {first} in {month}. My budget is {amount} USD."),
+    ("whereabouts", "{name} will be at the {hotel} in {city} from {date} to {date2}; book a car to pick {him} up."),
+    ("whereabouts", "I live at {address}. Which bus gets me to the airport fastest?"),
+    ("whereabouts", "{first} is home alone at {address} until {time} tonight, can you check in on {him}?"),
+    ("whereabouts", "My flight {flight} lands in {city} at {time} on {date}; tell {first} to meet me at arrivals."),
+    ("whereabouts", "Where was {name} on the night of {date}? {He} says {he} was at a bar on {street}."),
+    ("whereabouts", "I'll be in {city} from {date} to {date2} visiting my {relative}, block my calendar."),
+    ("whereabouts", "Send {first} the address of my new apartment: {address}."),
+    ("whereabouts", "{first} moved to {city} last month; {his} new place is right off {street}."),
+    ("whereabouts", "Every Tuesday I drop the kids at {school} at 8 and then go to the gym on {street}."),
+    ("whereabouts", "{name} is travelling to {city} next week and will stay with {his} {relative}."),
+    ("whereabouts", "We'll be away in {city} from {date}, so the house at {address} will be empty."),
+    ("whereabouts", "Book a table near {first}'s office on {street} for {day} at {time}."),
+    # the user's own identity and accounts
+    ("identity", "My name is {name}, born {date}, {year}, in {city}. Fill in the passport renewal form for me."),
+    ("identity", "I'm a {adult_age}-year-old citizen of {country} living in {city}; am I eligible for the residency program?"),
+    ("identity", "My {platform} account was blocked after I logged in from {city}. Write an appeal saying it was really me."),
+    ("identity", "Please help me appeal: {platform} suspended my account and I lost access to {n} years of photos."),
+    ("identity", "Update my profile: {name}, {adult_age}, {job} at {company}, originally from {country}."),
+    ("identity", "Someone hacked my {platform} account and changed the recovery e-mail. Help me write to support."),
+    ("identity", "For the background check: I'm {name}, I was born in {year} and my mother's maiden name is {first}."),
+    ("identity", "I'm {name} and I need to prove my identity to {bank}; which documents should I send them?"),
+    ("identity", "My username is {first}{year} and I forgot the answers to my security questions."),
+    # private correspondence about money or contracts with a named person
+    ("correspondence", "Write an email to {name} at {company} reminding {him} that invoice {inv} for ${amount} is overdue."),
+    ("correspondence", "Reply to {first}: thanks for the {month} invoices, I'll approve them by {day}."),
+    ("correspondence", "Draft a note to my colleague {first} about renewing the contract with {company} at ${amount} a year."),
+    ("correspondence", "Let {first} know that {name} from {company} called again about the unpaid invoice."),
+    ("correspondence", "Summarize this email from {name}: 'Hi, attached are the invoices for {month}, please pay ${amount} by {date}.'"),
+    ("correspondence", "Tell {first} in accounting that my reimbursement of ${amount} for the {city} trip is still pending."),
+    ("correspondence", "Email {name}: we can't pay the ${amount} deposit until {company} signs the amended contract."),
+]
+
+EN_NEGATIVE: list[str] = [
+    # medicine, as knowledge
+    "What is the mechanism of action of {drug}?",
+    "A {adult_age}-year-old man presents to the emergency department with {symptom}. Which of the following is the most likely diagnosis? (A) angina (B) pericarditis (C) pneumothorax (D) GERD",
+    "List the common symptoms of {condition}.",
+    "What is the maximum daily dose of {drug} for an adult?",
+    "Explain the difference between type 1 and type 2 diabetes.",
+    "Which organ is most commonly affected by {condition}?",
+    "How does {drug} interact with grapefruit juice in general?",
+    "What lifestyle changes are usually recommended to prevent {condition}?",
+    "Which of the following drugs is a first-line treatment for {condition}? A. {drug} B. aspirin C. codeine D. penicillin",
+    "A {adult_age}-year-old woman with a history of {condition} comes to the clinic. Which test should be ordered next?",
+    "Why do some people get {symptom} at high altitude?",
+    "What does a {procedure} involve and how long is recovery on average?",
+    # law, as knowledge
+    "A plaintiff was seriously injured in a collision with a delivery truck. Which of the following is the plaintiff's best argument against the trucking company?",
+    "What is the difference between a misdemeanor and a felony?",
+    "Explain the doctrine of adverse possession.",
+    "Under the Fourth Amendment, when is a warrantless search permitted?",
+    "A buyer and a seller signed a contract for the sale of land, but the deed was never recorded. Is the contract enforceable?",
+    "What does habeas corpus mean?",
+    "A defendant is charged with {charge}. Which of the following defenses is most likely to succeed?",
+    "How long is the statute of limitations for breach of contract in most US states?",
+    "Summarize the main holding of Miranda v. Arizona.",
+    # money, as knowledge and word problems
+    "{first} has ${p} and buys {k} apples at $2 each. How much money does {he} have left?",
+    "{first} earns ${amount2} a month and saves a tenth of it. How much does {he} save in a year?",
+    "What is the difference between a Roth IRA and a traditional IRA?",
+    "How is compound interest calculated?",
+    "A company's revenue grew from ${amount} to ${amount2}. What is the growth rate?",
+    "What does APR mean on a credit card statement?",
+    "If a loan of ${amount} has 5% annual interest, how much interest is owed after 3 years?",
+    "Which of the following best describes a bond's yield to maturity?",
+    "A store sells pens at ${p} each. If {first} buys {k} pens and pays with a $50 bill, what is the change?",
+    "Explain what a credit score is and how it is calculated.",
+    "What is a reasonable budget for a week in {city} for a typical tourist?",
+    # HR, family and travel, as knowledge
+    "What is a typical structure for an annual performance review?",
+    "How many weeks of parental leave does the FMLA provide?",
+    "Which documents are usually required for a student visa to the UK?",
+    "Give me tips for writing a strong cover letter.",
+    "What are common interview questions for a {job}?",
+    "Explain the difference between exempt and non-exempt employees.",
+    "What are the stages of child development according to Piaget?",
+    "Write a short story about a family of bears who move to {city}.",
+    "Give me ideas for a family-friendly weekend activity.",
+    "What are the top sights in {city}?",
+    "How long is the flight from {city} to {city2}?",
+    "What's the best time of year to visit {city}?",
+    "Plan a generic 3-day itinerary for {city} for first-time visitors.",
+    # ordinary team chat
+    "What is {k}7 times 23?",
+    "Give me three ideas for a team lunch.",
+    "Remember that I prefer {food}.",
+    "I like dark mode better, remember that.",
+    "Translate 'good morning, team' into French.",
+    "Write a haiku about autumn.",
+    "How do I reverse a list in Python?",
+    "Tell {first} the slides look great.",
+    "Ask {first} to review my pull request when {he} has a minute.",
+    "{first} and {first2} are leading the release this week.",
+    "What's the capital of {country}?",
+    "Summarize {topic} in three sentences.",
+    "Schedule a team sync for {day} at {time}.",
+    "Draft release notes for version 2.{k}: faster search and a new export button.",
+    "Why does my Docker build fail with 'no space left on device'?",
+    "{name} wrote a great blog post about {topic}; can you summarize it?",
+    "Can you explain {topic} like I'm five?",
+    "Recommend three books about {topic}.",
+    "What time zone is {city} in?",
+    "Please proofread: 'The quarterly roadmap is attached, feedback welcome by {day}.'",
+    "Who won the {year} World Cup?",
+    "Compare PostgreSQL and SQLite for a small team wiki.",
+]
+
+ZH: list[tuple[str, str]] = [
+    ("health", "{name}最近{symptom}，医生说是{condition}，吃{drug}要注意什么？"),
+    ("health", "我{relative}今年{adult_age}岁，有{condition}，最近老是{symptom}，需要去医院吗？"),
+    ("health", "帮我给{name}写个请假条，{he}这周在医院做{procedure}。"),
+    ("health", "我在吃{drug}，能同时喝酒吗？我有{condition}。"),
+    ("health", "患者{name}，{age}岁，主诉{symptom}{n}天，既往{condition}，请帮我写一份转诊单。"),
+    ("health", "我老公确诊了{condition}，我们家饮食要怎么调整？"),
+    ("health", "提醒我每天早上{time}吃{drug}"),
+    ("health", "{name}的体检报告显示血脂偏高，要不要复查？"),
+    ("health", "我最近{symptom}很严重，晚上睡不着，该挂哪个科？"),
+    ("health", "孩子{age}岁，{symptom}，{drug}一次吃多少合适？"),
+    ("health", "同事{name}说{he}做完{procedure}以后一直{symptom}，怎么安慰{he}？"),
+    ("health", "我怀孕{n}周了，可以吃{drug}吗？"),
+    ("health", "{first}跟我说{he}得了{condition}，让我别告诉别人，我该怎么帮{he}？"),
+    ("health", "记一下：今天吃完{drug}又{symptom}了，这周第三次。"),
+    ("health", "医生让我开始吃{drug}治{condition}，我有点担心副作用。"),
+    ("health", "客户{name}说{he}在吃{drug}，{condition}没控制好之前不能出差。"),
+    ("health", "我{relative}上周{procedure}，现在还在住院，我想请几天假照顾。"),
+    ("finance", "我的{bank}信用卡尾号{last4}昨天被刷了{amount}元，不是我本人消费，怎么办？"),
+    ("finance", "我月薪{amount}，房贷每月还{amount2}，还能再买车吗？"),
+    ("finance", "{name}还欠我{amount}块钱，帮我写条催款消息。"),
+    ("finance", "我有{n}万存款，还有{amount2}元信用卡欠款，先还哪个？"),
+    ("finance", "{name}今年的年终奖是{amount}元，个税大概要交多少？"),
+    ("finance", "我在{bank}的贷款逾期了{n}天，会影响征信吗？"),
+    ("finance", "帮我算一下这个月的开销：房租{amount}，车贷{amount2}，工资到手{amount}。"),
+    ("finance", "给{bank}客服写一段话，说明我尾号{last4}的储蓄卡被盗刷了{amount}元。"),
+    ("finance", "我和{first}的共同账户里还剩{amount}，下个月的房租够不够？"),
+    ("finance", "我的公积金账户余额是{amount}元，能贷多少？"),
+    ("finance", "装修预算{amount}元，我爸还能借我{amount2}，帮我排个计划。"),
+    ("finance", "我在{bank}申请的{amount}元贷款被拒了，帮我写封信问原因。"),
+    ("finance", "上个月我花了{amount}元在外卖上，帮我看看怎么省钱。"),
+    ("legal", "我被{company}起诉了，要求赔偿{amount}元，开庭是{date}，该怎么准备？"),
+    ("legal", "{name}因为酒驾被拘留了，家属能去看{he}吗？"),
+    ("legal", "我和前夫{first}在打离婚官司，孩子的抚养权怎么争取？"),
+    ("legal", "我欠网贷{amount}元，被催收公司威胁，该报警吗？"),
+    ("legal", "帮我给律师{name}写封邮件，问问我的劳动仲裁案有什么进展。"),
+    ("legal", "我弟弟因为盗窃被判了{n}个月，能申请缓刑吗？"),
+    ("legal", "{name}被公司指控泄露商业机密，{he}该怎么应对？"),
+    ("legal", "我收到了法院传票，下周{day}要出庭，被告是我。"),
+    ("legal", "邻居{name}说要告我，因为我家狗咬了{he}家孩子。"),
+    ("legal", "{first}被派出所叫去做笔录了，说是跟上个月的打架有关。"),
+    ("legal", "我开车撞了人，对方{name}要我赔{amount}元，保险公司不认。"),
+    ("hr", "帮我给HR写个请假申请，{date}到{date2}请{leave}。"),
+    ("hr", "{name}这次绩效考核拿了C，我该怎么跟{he}谈？"),
+    ("hr", "我想从{company}离职，帮我写辞职信，最后工作日是{date}。"),
+    ("hr", "我的工作签证{month}到期，续签需要准备哪些材料？"),
+    ("hr", "我投了{company}的{job}岗位，面试在{day}，帮我准备自我介绍。"),
+    ("hr", "{name}申请了{leave}，{he}手上的工作谁来接？"),
+    ("hr", "我被{company}裁员了，工作了{n}年，月薪{amount}，补偿金怎么算？"),
+    ("hr", "下周和领导{name}谈晋升，我去年考评是B+，怎么开口？"),
+    ("hr", "{first}试用期表现不好，帮我写一份不予转正的说明。"),
+    ("hr", "我想举报主管{name}在会上对我进行人身攻击，流程是什么？"),
+    ("hr", "我拿到两个offer，{company}给{amount}，另一家给{amount2}，选哪个？"),
+    ("family", "我和老公最近总吵架，要不要去做婚姻咨询？"),
+    ("family", "我女儿{first}在{school}被同学欺负，怎么跟老师沟通？"),
+    ("family", "{name}的父亲上周去世了，帮我写一段慰问的话。"),
+    ("family", "我和女朋友{first}分手了，心里很难受，想找人聊聊。"),
+    ("family", "我爸妈要离婚了，我夹在中间不知道怎么办。"),
+    ("family", "{name}刚生了二胎，帮我挑个满月礼物。"),
+    ("family", "我儿子{age}岁，最近不愿意跟我说话，怎么办？"),
+    ("family", "我{relative}下个月要搬来跟我们一起住，我有点崩溃。"),
+    ("family", "{first}和{first2}闹离婚，两家老人都来找我评理。"),
+    ("family", "我{relative}总找我借钱，不知道怎么拒绝。"),
+    ("family", "保姆{first}每天三点接孩子，跟她说{day}孩子要去看牙。"),
+    ("whereabouts", "我下{day}和{first}去{city}，住在{hotel}，帮我订接机。"),
+    ("whereabouts", "{name}现在住在{address}，把快递寄过去。"),
+    ("whereabouts", "我家在{address}，附近有什么好的幼儿园？"),
+    ("whereabouts", "我{month}要带孩子回{city}老家住两周，帮我排一下行程。"),
+    ("whereabouts", "{name}这几天在{city}出差，住{hotel}，有急事可以去酒店找{he}。"),
+    ("whereabouts", "每周三下午我都在{school}门口接儿子放学。"),
+    ("whereabouts", "我的航班{flight}，{date}下午到{city}，让{first}来机场接我。"),
+    ("whereabouts", "我计划{month}和朋友{first}去{city}玩{n}天，预算{amount}元，帮我做个攻略。"),
+    ("whereabouts", "{first}上个月搬到{city}了，新家就在{street}附近。"),
+    ("whereabouts", "我们{date}出发去{city}，家里{address}这段时间没人。"),
+    ("whereabouts", "{name}晚上{time}下班，一般走{street}回家。"),
+    ("identity", "我叫{name}，{year}年出生在{city}，帮我填一下这张入职表。"),
+    ("identity", "我的{platform}账号被封了，帮我写个申诉，说明是本人操作。"),
+    ("identity", "我是{name}，身份证快过期了，在{city}换证需要带什么？"),
+    ("identity", "我{adult_age}岁，少数民族，申请{company}的岗位有加分吗？"),
+    ("identity", "我的{platform}账号被冻结了，里面还有{amount}元，帮我给客服写解封申请。"),
+    ("identity", "有人盗了我的{platform}号，还改了绑定手机，我该怎么证明是本人？"),
+    ("identity", "背景调查要填：本人{name}，{year}年生，籍贯{city}，帮我看看格式。"),
+    ("identity", "我的{platform}登录名是{first}{year}，密保问题忘了。"),
+    ("correspondence", "帮我给{company}的{name}写封邮件，提醒{he}发票{inv}的{amount}元还没付。"),
+    ("correspondence", "回复{name}：{month}的报销单我收到了，{day}前处理。"),
+    ("correspondence", "帮我写条消息给同事{first}，说{company}的合同续签要推迟到{date}，金额改成{amount}元。"),
+    ("correspondence", "跟{first}说一声，{company}的{name}又打电话来催那笔尾款了。"),
+    ("correspondence", "总结一下{name}发来的邮件：{month}的发票在附件里，请在{date}前付款{amount}元。"),
+    ("correspondence", "告诉财务{first}，我去{city}出差的{amount}元报销还没到账。"),
+]
+
+ZH_NEGATIVE: list[str] = [
+    "{condition}好发的部位是",
+    "{drug}的主要不良反应是什么？",
+    "下列哪项是{condition}的典型症状？A.发热 B.{symptom} C.腹泻 D.皮疹",
+    "{condition}的发病机制是什么？",
+    "成人{drug}的最大日剂量是多少？",
+    "患者，男，{adult_age}岁，{symptom}3天，最可能的诊断是（ ）A.肺炎 B.胸膜炎 C.气胸 D.心绞痛",
+    "{procedure}的适应证有哪些？",
+    "为什么高原上容易出现{symptom}？",
+    "预防{condition}一般有哪些生活方式建议？",
+    "根据《民法典》，诉讼时效一般是几年？",
+    "什么是正当防卫？",
+    "下列关于合同效力的说法，正确的是（ ）",
+    "刑法中缓刑的适用条件有哪些？",
+    "甲乙二人签订买卖合同，甲未按期交货，乙可以主张哪些权利？",
+    "劳动仲裁的时效是多久？",
+    "醉驾和酒驾在法律上有什么区别？",
+    "小明有{p}元，买了{k}本书，每本2元，还剩多少钱？",
+    "{first}每月工资{amount2}元，存下十分之一，一年能存多少？",
+    "什么是复利？怎么计算？",
+    "信用卡的年化利率怎么算？",
+    "某公司营业收入{amount}万元，净利润{amount2}万元，净利率是多少？",
+    "国债和企业债有什么区别？",
+    "个人所得税的起征点是多少？",
+    "一件商品原价{amount2}元，打八折后多少钱？",
+    "去{city}旅游一周一般预算多少比较合适？",
+    "劳动法规定的年假是几天？",
+    "绩效考核常用的方法有哪些？",
+    "怎么写一份好的简历？",
+    "申请美国学生签证一般需要哪些材料？",
+    "试用期最长可以约定多久？",
+    "亲子沟通有哪些常用技巧？",
+    "写一首关于母爱的诗。",
+    "中国的法定结婚年龄是多少？",
+    "{city}有哪些必去的景点？",
+    "从{city}到{city2}坐高铁要多久？",
+    "{city}的气候怎么样，几月去最好？",
+    "帮我规划一个{city}三日游的通用行程。",
+    "{k}7乘以23等于多少？",
+    "给团队午餐出三个主意。",
+    "记住我喜欢喝绿茶。",
+    "我更喜欢深色模式，记一下。",
+    "把“大家早上好”翻译成英文。",
+    "写一首关于秋天的短诗。",
+    "Python 里怎么把列表倒序？",
+    "跟{first}说一下PPT做得很好。",
+    "让{first}有空帮我看一下代码评审。",
+    "{name}和{first2}负责这周的版本发布。",
+    "{city}是哪个省的省会？",
+    "用三句话总结一下{topic}。",
+    "帮我约个{day}{time}的周会。",
+    "写一下2.{k}版本的更新说明：搜索更快了，新增导出按钮。",
+    "Docker 构建报错 no space left on device 怎么办？",
+    "{name}写了一篇关于{topic}的文章，帮我总结一下。",
+    "推荐三本讲{topic}的书。",
+    "请校对这句话：季度规划已附上，欢迎在{day}前反馈。",
+    "{year}年世界杯冠军是谁？",
+    "PostgreSQL 和 SQLite 哪个适合小团队的知识库？",
+    "{topic}的基本原理是什么？",
+    "下列选项中，属于{condition}并发症的是（ ）",
+    "银行存款准备金率调整对经济有什么影响？",
+]
+
+# --- composed prompts: who + a private fact + an ask, in many orders ---------------------------------------------
+# Each fact template is one "template" for the split; subjects and asks are shared, so the held-apart part holds
+# private facts phrased in ways the tuning part never showed.
+EN_WHO = ["I", "my {relative}", "{name}", "my colleague {first}", "a patient named {first}", "our client {name}",
+          "{first} from the sales team", "my friend {first}", "my {relative} {first}", "{first}, my manager,",
+          "the new hire {name}", "my neighbour {first}"]
+EN_FACTS: list[tuple[str, str]] = [
+    ("health", "{who} was diagnosed with {condition} in {month}"),
+    ("health", "{who} has been taking {drug} twice a day for {condition}"),
+    ("health", "{who} keeps getting {symptom} since the {procedure}"),
+    ("health", "{who} is in the hospital with {condition} and won't be back until {date}"),
+    ("health", "{who} started chemo for {condition} last {day}"),
+    ("health", "{who} has an appointment with a psychiatrist on {day} about {his} panic attacks"),
+    ("health", "{who} tested positive for COVID and has {symptom}"),
+    ("health", "{who} is allergic to {drug} and nearly went into shock last time"),
+    ("health", "{who} goes to rehab on {day}s for {his} alcohol problem"),
+    ("health", "the doctor told {who} that the biopsy shows {condition}"),
+    ("finance", "{who} owes {amount} dollars on a {bank} credit card and can't make the minimum payment"),
+    ("finance", "{who} earns ${amount} a year before tax and has ${amount2} in savings"),
+    ("finance", "{who} saw a ${amount} withdrawal on the {bank} account ending in {last4} that nobody made"),
+    ("finance", "{who} is behind on the mortgage by {n} months"),
+    ("finance", "{who} has a budget of {amount} USD for the move and a loan of ${amount2} from {bank}"),
+    ("finance", "{who} lost ${amount} in crypto last month and hasn't told anyone"),
+    ("finance", "{who} got a tax bill of ${amount} from the IRS"),
+    ("finance", "the {bank} card ending with {last4} that {who} uses was charged ${amount} twice"),
+    ("legal", "{who} was arrested for {charge} on {date}"),
+    ("legal", "{who} is being sued by {company} for ${amount}"),
+    ("legal", "{who} has a hearing in family court on {date} about custody"),
+    ("legal", "{who} got a DUI last {month} and lost {his} licence"),
+    ("legal", "{who} is under investigation for {charge}"),
+    ("legal", "{who} signed a plea deal for {charge} and is on probation"),
+    ("legal", "a lawyer sent {who} a letter saying {he} breached {his} NDA with {company}"),
+    ("hr", "{who} is on a performance improvement plan until {month}"),
+    ("hr", "{who} asked for {n} weeks of {leave} leave starting {date}"),
+    ("hr", "{who} is interviewing at {company} for a {job} job and hasn't told the team"),
+    ("hr", "{who} got a 'below expectations' rating in the last review"),
+    ("hr", "{who} is waiting for a work visa renewal that expires in {month}"),
+    ("hr", "{who} handed in {his} resignation to {company} today"),
+    ("hr", "{who} was told {his} position at {company} will be cut in {month}"),
+    ("hr", "{who} filed a harassment complaint against {name}"),
+    ("family", "{who} and {his} husband are getting a divorce"),
+    ("family", "{who} found out {his} partner has been cheating"),
+    ("family", "{who} is expecting a second child in {month}"),
+    ("family", "{who} has not spoken to {his} father in {n} years"),
+    ("family", "{who} just lost {his} mother to {condition}"),
+    ("family", "{who} is going through a custody fight over {his} {n}-year-old"),
+    ("family", "{who} is secretly dating {first} from accounting"),
+    ("whereabouts", "{who} will be staying at the {hotel} in {city} from {date} to {date2}"),
+    ("whereabouts", "{who} lives at {address}"),
+    ("whereabouts", "{who} is flying to {city} on {flight} on {date} with {first}"),
+    ("whereabouts", "{who} walks home alone along {street} every night around {time}"),
+    ("whereabouts", "{who} is spending {month} at {his} parents' place in {city}"),
+    ("whereabouts", "{who} just moved into a flat on {street} in {city}"),
+    ("identity", "{who} was born on {date}, {year} in {city} and holds a {country} passport"),
+    ("identity", "{who} got locked out of {his} {platform} account after a login from {city}"),
+    ("identity", "{who} is {adult_age}, originally from {country}, and applying for citizenship"),
+    ("identity", "{who} had {his} {platform} account suspended and needs to prove {he} owns it"),
+    ("correspondence", "{who} sent over the {month} invoices for ${amount} and wants payment by {date}"),
+    ("correspondence", "{who} emailed about the overdue invoice {inv} from {company}"),
+    ("correspondence", "{who} is negotiating the ${amount} contract with {company} by email"),
+]
+EN_ASKS = ["What should we do?", "Write a short note to the team about it.", "How should I bring this up?",
+           "Can you remind me to follow up on {day}?", "Summarize this for my notes.", "Any advice?",
+           "Draft a message I can send.", "What are the next steps?", "Please keep track of this.",
+           "How do I handle this at work?", "Is this something to worry about?", "Help me plan around it."]
+EN_FRAMES = ["{fact}. {ask}", "{ask} {Fact}.", "Context: {fact}. {ask}", "{Fact}, so {ask_lower}",
+             "FYI {fact}.", "{Fact} — {ask_lower}", "Note for later: {fact}."]
+
+ZH_WHO = ["我", "我{relative}", "{name}", "同事{first}", "患者{name}", "客户{name}", "我朋友{first}",
+          "我们组的{first}", "新来的{name}", "我邻居{first}", "领导{name}", "我{relative}{first}"]
+ZH_FACTS: list[tuple[str, str]] = [
+    ("health", "{who}{month}查出了{condition}"),
+    ("health", "{who}每天要吃两次{drug}控制{condition}"),
+    ("health", "{who}做完{procedure}之后一直{symptom}"),
+    ("health", "{who}因为{condition}住院了，{date}才能出院"),
+    ("health", "{who}上{day}开始化疗了"),
+    ("health", "{who}最近在看心理医生，说是{condition}"),
+    ("health", "{who}对{drug}过敏，上次差点休克"),
+    ("health", "医生说{who}的活检结果是{condition}"),
+    ("health", "{who}这几天{symptom}，还发烧"),
+    ("finance", "{who}在{bank}的信用卡欠了{amount}元，最低还款都还不上"),
+    ("finance", "{who}税前月薪{amount}，存款{amount2}"),
+    ("finance", "{who}尾号{last4}的{bank}卡被人取走了{amount}元"),
+    ("finance", "{who}房贷已经断供{n}个月了"),
+    ("finance", "{who}炒股亏了{amount}元，没敢跟家里说"),
+    ("finance", "{who}这次搬家预算{amount}元，还从{bank}贷了{amount2}"),
+    ("finance", "{who}的花呗和借呗加起来欠了{amount}"),
+    ("legal", "{who}{date}因为打架被行政拘留了"),
+    ("legal", "{who}被{company}起诉，要赔{amount}元"),
+    ("legal", "{who}下个月要上法庭争孩子抚养权"),
+    ("legal", "{who}酒驾被查，驾照被吊销了"),
+    ("legal", "{who}因为涉嫌诈骗正在被调查"),
+    ("legal", "{who}收到了律师函，说违反了和{company}的竞业协议"),
+    ("hr", "{who}被列入了绩效改进计划，{month}前要达标"),
+    ("hr", "{who}申请了{n}周的{leave}，从{date}开始"),
+    ("hr", "{who}在偷偷面试{company}的{job}岗位"),
+    ("hr", "{who}上次绩效考评拿了C"),
+    ("hr", "{who}的工作签证{month}到期，还在等续签"),
+    ("hr", "{who}今天向{company}提了离职"),
+    ("hr", "{who}投诉了{name}职场骚扰"),
+    ("family", "{who}和老公在闹离婚"),
+    ("family", "{who}发现另一半出轨了"),
+    ("family", "{who}{month}要生二胎了"),
+    ("family", "{who}已经{n}年没跟父亲说话了"),
+    ("family", "{who}的母亲上个月因为{condition}去世了"),
+    ("family", "{who}在和财务部的{first}偷偷谈恋爱"),
+    ("whereabouts", "{who}{date}到{date2}住在{city}的{hotel}"),
+    ("whereabouts", "{who}住在{address}"),
+    ("whereabouts", "{who}{date}坐{flight}和{first}一起去{city}"),
+    ("whereabouts", "{who}每天晚上{time}一个人走{street}回家"),
+    ("whereabouts", "{who}{month}一整个月都在{city}父母家"),
+    ("whereabouts", "{who}刚搬到{city}{street}的新房子"),
+    ("identity", "{who}{year}年出生在{city}，身份证下个月到期"),
+    ("identity", "{who}的{platform}账号在{city}异地登录后被锁了"),
+    ("identity", "{who}的{platform}账号被封，要证明是本人才能解封"),
+    ("identity", "{who}{adult_age}岁，户口在{city}，正在办移民"),
+    ("correspondence", "{who}发来了{month}的发票，一共{amount}元，要求{date}前付款"),
+    ("correspondence", "{who}发邮件催{company}那张{inv}号发票的款"),
+    ("correspondence", "{who}在邮件里和{company}谈{amount}元的合同"),
+]
+ZH_ASKS = ["该怎么办？", "帮我写个简短的说明发给团队。", "我该怎么开口？", "提醒我{day}跟进一下。",
+           "帮我记下来。", "有什么建议？", "帮我起草一条消息。", "下一步该做什么？", "工作上怎么安排比较好？",
+           "这个需要担心吗？", "帮我规划一下。"]
+ZH_FRAMES = ["{fact}，{ask}", "{ask}{fact}。", "背景：{fact}。{ask}", "{fact}。{ask}", "备忘：{fact}。",
+             "跟你说个事，{fact}，{ask}"]
+
+EN_NEG_FRAMES = [
+    "What is {thing}?", "Explain {thing} in simple terms.", "Write a quiz question about {thing}.",
+    "Which of the following is true about {thing}? (A) it is rare (B) it is common (C) both (D) neither",
+    "Summarize what textbooks say about {thing}.", "Give me a one-paragraph overview of {thing}.",
+    "How would you teach {thing} to new employees?", "What are common misconceptions about {thing}?",
+    "Is {thing} covered in the bar exam or the USMLE?", "Write a blog intro about {thing}.",
+]
+EN_NEG_THINGS = ["{condition}", "the side effects of {drug}", "how {drug} is metabolised", "a {procedure}",
+                 "{charge} sentencing guidelines", "the FMLA", "parental leave policies in {country}",
+                 "how credit card interest works", "the average salary of a {job}", "mortgage amortisation",
+                 "custody law in general", "how visas for {country} work", "travel insurance",
+                 "the history of {city}", "divorce rates in {country}", "{topic}", "bankruptcy law",
+                 "performance review best practices", "how banks detect card fraud", "the symptoms of {condition}",
+                 "the typical budget for a trip to {city}", "identity theft prevention", "invoice payment terms"]
+EN_NEG_WORK = ["{first} will present the roadmap on {day}.", "Ask {first} whether the build is green.",
+               "{first} fixed the flaky test, thanks {first2}!", "Can {first} and {first2} pair on the API today?",
+               "Remind the team that {first} is hosting the demo at {time}.",
+               "{name} suggested we switch to weekly releases; pros and cons?",
+               "I prefer {food}; order some for the offsite.", "My favourite editor is Vim, remember that.",
+               "I usually start work at {time}, schedule standups after that.",
+               "I'm in {city} for the conference, what talks are worth seeing about {topic}?",
+               "{first} has {k} boxes with {p} apples each. How many apples are there?",
+               "If {first} walks {k} km a day for {p} days, how far does {he} walk?",
+               "{first} bought {k} tickets at ${p} each. How much did {he} spend?"]
+ZH_NEG_FRAMES = ["什么是{thing}？", "用通俗的话解释一下{thing}。", "出一道关于{thing}的选择题。",
+                 "关于{thing}，下列说法正确的是（ ）", "教科书上怎么讲{thing}？", "简单介绍一下{thing}。",
+                 "给新员工讲{thing}该怎么讲？", "关于{thing}有哪些常见误区？", "写一段介绍{thing}的开头。"]
+ZH_NEG_THINGS = ["{condition}", "{drug}的副作用", "{drug}的代谢途径", "{procedure}", "缓刑制度", "劳动合同法",
+                 "产假政策", "信用卡利息", "{job}的平均工资", "房贷等额本息", "离婚财产分割的一般规则",
+                 "签证的办理流程", "旅游保险", "{city}的历史", "{topic}", "破产法", "绩效考核方法",
+                 "银行如何识别盗刷", "{condition}的症状", "去{city}旅游的一般预算", "个人信息保护法",
+                 "发票的付款条件"]
+ZH_NEG_WORK = ["{first}{day}讲一下路线图。", "问问{first}构建过了没有。", "{first}修好了那个不稳定的测试，感谢{first2}！",
+               "{first}和{first2}今天能一起对一下接口吗？", "提醒大家{time}{first}做演示。",
+               "{name}建议改成每周发版，利弊是什么？", "我喜欢喝美式，团建的时候帮我点一杯。",
+               "我一般{time}开始上班，站会排在那之后。", "我在{city}参加会议，关于{topic}有哪些值得听的报告？",
+               "{first}有{k}箱苹果，每箱{p}个，一共多少个？", "{first}每天走{k}公里，走{p}天一共走多远？",
+               "{first}买了{k}张票，每张{p}元，一共花了多少钱？"]
+
+
+# The same people and asks with facts that are nobody's business: what makes a text private is the fact.
+EN_PLAIN_FACTS = [
+    "{who} is presenting the roadmap on {day}", "{who} fixed the login bug this morning",
+    "{who} booked the big meeting room for {time}", "{who} wrote the design doc on {topic}",
+    "{who} will run the demo for {company}", "{who} asked how {topic} works", "{who} prefers {food} at team lunches",
+    "{who} suggested moving the standup to {time}", "{who} finished the quarterly slides",
+    "{who} is reviewing the pull request for the search page", "{who} recommended a book about {topic}",
+    "{who} wants the release notes by {day}", "{who} set up the new CI runner", "{who} is learning Rust",
+    "{who} asked for the slides from the {city} conference", "{who} thinks we should rename the project",
+    "{who} has {k} open tickets in the sprint", "{who} likes the new dashboard colours",
+    "{who} is organising the team trivia night", "{who} moved the retro to {day}",
+]
+ZH_PLAIN_FACTS = [
+    "{who}{day}讲路线图", "{who}今天早上修好了登录的bug", "{who}订了{time}的大会议室", "{who}写了{topic}的设计文档",
+    "{who}要给{company}做演示", "{who}问{topic}是怎么回事", "{who}团建的时候喜欢喝奶茶", "{who}建议把站会挪到{time}",
+    "{who}做完了季度汇报的PPT", "{who}在评审搜索页的代码", "{who}推荐了一本讲{topic}的书", "{who}要在{day}前拿到发布说明",
+    "{who}搭好了新的CI机器", "{who}在学Rust", "{who}想要{city}那个会议的资料", "{who}觉得项目该改个名字",
+    "{who}这个迭代还有{k}个工单没关", "{who}喜欢新仪表盘的配色", "{who}在组织团队的知识竞赛", "{who}把复盘会改到了{day}",
+]
+EN_VIGNETTES = [
+    "A {adult_age}-year-old {sex} presents with {symptom} and {symptom2}. Which of the following is the most likely diagnosis?",
+    "A {adult_age}-year-old {sex} with a history of {condition} comes to the clinic because of {symptom}. What is the next best step in management?",
+    "A {adult_age}-year-old {sex} is brought to the emergency department after a car crash. Which of the following findings is most likely?",
+    "A {adult_age}-year-old {sex} taking {drug} develops {symptom}. Which adverse effect explains this?",
+    "A man sues his neighbour after a tree falls on his car. Which of the following is the neighbour's best defense?",
+    "A tenant stops paying rent after the landlord fails to repair the heating. Is the tenant liable for the rent?",
+    "An employee is fired after reporting safety violations. Which of the following claims is strongest?",
+    "A woman leaves her estate to her two children, but one of them dies before her. Who inherits?",
+    "{first} buys a shirt for ${p} and a hat for ${k}. How much does {he} spend in total?",
+    "{first} saves ${p} a week for {k} weeks. How much has {he} saved?",
+]
+ZH_VIGNETTES = [
+    "患者，{sex_zh}，{adult_age}岁，因{symptom}入院，最可能的诊断是（ ）A.肺炎 B.胃炎 C.心绞痛 D.贫血",
+    "患者，{sex_zh}，{adult_age}岁，既往{condition}病史，出现{symptom}，下一步首选的检查是（ ）",
+    "某患者服用{drug}后出现{symptom}，最可能的原因是（ ）",
+    "{adult_age}岁{sex_zh}性，{symptom}2周，查体可见什么体征？",
+    "甲向乙借款{amount2}元，到期未还，乙可以在多长时间内起诉？",
+    "某公司员工因举报违规被辞退，该员工可以主张哪些权利？",
+    "甲立遗嘱将房产留给儿子，儿子先于甲死亡，房产由谁继承？",
+    "{first}买了一件衣服{p}元，一顶帽子{k}元，一共花了多少钱？",
+    "{first}每周存{p}元，存了{k}周，一共存了多少钱？",
+    "某城市去年GDP为{amount2}亿元，今年增长6%，今年GDP是多少？",
+]
+
+
+# Technical talk that borrows medical and legal words ("diagnose the API", "virus", "health check"), and short
+# chat lines: both are most of what a team assistant reads.
+EN_TECH = [
+    "Can you diagnose why the {topic} API is so slow today?", "The diagnosis for the outage: the cache had no TTL.",
+    "Our antivirus flagged a virus in the build artefacts.", "Add a health check endpoint to the {company} service.",
+    "The server is sick again, restart the workers.", "Run the test suite and tell me the symptoms of the failure.",
+    "What's the root cause of the memory leak in the worker?", "Prescribe a fix for the flaky login test.",
+    "The deploy pipeline has a fever: every job times out after {k} minutes.", "my number is {k}{p} in the queue",
+    "Who is on call this week?", "ok", "thanks!", "lgtm", "sounds good, ship it", "see you at {time}",
+    "The contract tests for the billing API fail on {day}.", "Which license does the {topic} library use?",
+]
+ZH_TECH = [
+    "帮我诊断一下为什么{topic}接口这么慢", "线上服务内存泄漏，诊断结果是缓存没设过期", "杀毒软件报了个病毒",
+    "给{company}的服务加个健康检查接口", "服务器又病了，重启一下worker", "跑一下测试，看看失败的症状",
+    "这个bug的病根在哪？", "构建流水线发烧了，每个任务都超时{k}分钟", "这周谁值班？", "好的", "谢谢！", "收到",
+    "{time}见", "计费接口的契约测试{day}挂了", "{topic}这个库用的什么许可证？", "代码体检报告出来了，重复率{k}%",
+]
+
+
+def _compose(slots: Slots, rng: random.Random, lang: str, fact: str) -> str:
+    who_list, asks, frames = (EN_WHO, EN_ASKS, EN_FRAMES) if lang == "en" else (ZH_WHO, ZH_ASKS, ZH_FRAMES)
+    who = rng.choice(who_list)
+    text = fact.replace("{who}", who)
+    if lang == "en" and who == "I":
+        text = (text.replace("I was", "I was").replace("I has", "I have").replace("I is", "I am")
+                .replace("I keeps", "I keep").replace("I goes", "I go").replace("I owes", "I owe")
+                .replace("I earns", "I earn").replace("I saw", "I saw").replace("I lost", "I lost")
+                .replace("I got", "I got").replace("I walks", "I walk").replace("I lives", "I live")
+                .replace("I holds", "I hold").replace("I sent", "I sent").replace("I emailed", "I emailed")
+                .replace("{his}", "my").replace("{he}", "I").replace("told I", "told me").replace("sent I", "sent me")
+                .replace("that I uses", "that I use").replace("I wants", "I want").replace("I thinks", "I think")
+                .replace("I likes", "I like").replace("I prefers", "I prefer").replace("I wrote", "I wrote")
+                .replace("I suggested", "I suggested").replace("I recommended", "I recommended")
+                .replace("I is", "I am").replace("I has", "I have"))
+    filled = slots.fill(text, lang)
+    ask = slots.fill(rng.choice(asks), lang)
+    frame = rng.choice(frames)
+    return frame.format(fact=filled, Fact=filled[:1].upper() + filled[1:], ask=ask,
+                        ask_lower=ask[:1].lower() + ask[1:])
+
+
+def _composed_negative(slots: Slots, rng: random.Random, lang: str, frame: str) -> str:
+    things = EN_NEG_THINGS if lang == "en" else ZH_NEG_THINGS
+    return slots.fill(frame.replace("{thing}", rng.choice(things)), lang)
+
+
+_PREFIX_EN = ["", "", "", "Hi, ", "Quick question: ", "Hey assistant, ", "Please help. ", "Hello! ", "Ok so ",
+              "Need help: ", "Sorry to bother you, "]
+_SUFFIX_EN = ["", "", "", " Thanks!", " Thank you.", " Keep it short.", " Asap please.", " :)", " Any ideas?"]
+_PREFIX_ZH = ["", "", "", "你好，", "请问", "帮个忙，", "在吗？", "问一下，", "麻烦你，", "急！"]
+_SUFFIX_ZH = ["", "", "", "谢谢！", "多谢", "简短一点", "尽快", "有什么建议吗？", "～"]
+
+
+def _template_id(lang: str, kind: str, template: str) -> str:
+    return hashlib.sha1(f"{lang}|{kind}|{template}".encode()).hexdigest()[:10]
+
+
+def build() -> list[dict[str, object]]:
+    from faker import Faker
+
+    rng = random.Random(SEED)
+    fakers: dict[str, object] = {}
+    for i, locale in enumerate(("en_US", "en_GB", "zh_CN")):
+        fake = Faker(locale)
+        fake.seed_instance(SEED + i)
+        fakers[locale] = fake
+    slots = Slots(rng, fakers)
+    groups: list[tuple[str, str, str, bool]] = [
+        *(("en", kind, t, True) for kind, t in EN), *(("en", "none", t, False) for t in EN_NEGATIVE),
+        *(("zh", kind, t, True) for kind, t in ZH), *(("zh", "none", t, False) for t in ZH_NEGATIVE),
+    ]
+    rows: list[dict[str, object]] = []
+    split_rng = random.Random(SEED + 1)
+    composed: list[tuple[str, str, str, bool, Callable[[], str]]] = []
+    for lang, facts in (("en", EN_FACTS), ("zh", ZH_FACTS)):
+        for kind, fact in facts:
+            composed.append((lang, kind, fact, True, partial(_compose, slots, rng, lang, fact)))
+    for lang, plain in (("en", EN_PLAIN_FACTS), ("zh", ZH_PLAIN_FACTS)):
+        for fact in plain:
+            composed.append((lang, "none", fact, False, partial(_compose, slots, rng, lang, fact)))
+    for lang, frames in (("en", [*EN_NEG_FRAMES, *EN_NEG_WORK, *EN_VIGNETTES, *EN_TECH]),
+                         ("zh", [*ZH_NEG_FRAMES, *ZH_NEG_WORK, *ZH_VIGNETTES, *ZH_TECH])):
+        for frame in frames:
+            composed.append((lang, "none", frame, False,
+                             partial(_composed_negative, slots, rng, lang, frame)))
+    for lang, kind, template, private, make in composed:
+        split = "held" if split_rng.random() < HELD_APART_SHARE else "tune"
+        tid = _template_id(lang, kind, template)
+        count = COMPOSED_PER_FACT if private else COMPOSED_PER_FRAME
+        seen: set[str] = set()
+        for _ in range(count * 3):
+            if len(seen) == count:
+                break
+            text = make()
+            if text in seen:
+                continue
+            seen.add(text)
+            rows.append({"text": text, "private": private, "lang": lang, "kind": kind, "split": split,
+                         "template": tid, "source": "composed"})
+    for lang, kind, template, private in groups:
+        split = "held" if split_rng.random() < HELD_APART_SHARE else "tune"
+        tid = _template_id(lang, kind, template)
+        # About 2 private to 1 not: negatives get fewer rows per template, since there are fewer ways to vary them.
+        count = ROWS_PER_TEMPLATE if private else ROWS_PER_TEMPLATE - 1
+        seen = set()
+        for _ in range(count * 3):
+            if len(seen) == count:
+                break
+            text = slots.fill(template, lang)
+            if lang == "en":
+                text = rng.choice(_PREFIX_EN) + text + rng.choice(_SUFFIX_EN)
+                if rng.random() < 0.15:
+                    text = text.lower()
+            else:
+                text = rng.choice(_PREFIX_ZH) + text + rng.choice(_SUFFIX_ZH)
+            if text in seen:
+                continue
+            seen.add(text)
+            rows.append({"text": text, "private": private, "lang": lang, "kind": kind, "split": split,
+                         "template": tid, "source": "template"})
+    rng.shuffle(rows)
+    for i, row in enumerate(rows):
+        row["id"] = f"p{i:04d}"
+    return rows
+
+
+def main() -> None:
+    rows = build()
+    with OUT.open("w", encoding="utf-8") as out:
+        for row in rows:
+            ordered = {k: row[k] for k in ("id", "text", "private", "lang", "kind", "split", "template", "source")}
+            out.write(json.dumps(ordered, ensure_ascii=False) + "\n")
+    private = sum(1 for r in rows if r["private"])
+    held = sum(1 for r in rows if r["split"] == "held")
+    print(f"{len(rows)} rows ({private} private, {len(rows) - private} not; {held} held apart) -> {OUT.name}")
+
+
+if __name__ == "__main__":
+    main()
