@@ -130,7 +130,7 @@ class App:
         allowed = await self._start_tools(services, tools, commands)
         self._register_usage(commands)
 
-        outbox = Outbox(db, self.channels, self.clock)
+        outbox = Outbox(db, self.channels, self.clock, claim_s=cfg.storage.lease_ttl_s)
         services.outbox = outbox
         if cfg.media.enabled:
             from assistant.media import FileStore, Media
@@ -257,7 +257,7 @@ class App:
         from assistant.lanes import Adopter
 
         ttl = self.leases.ttl_s
-        adopter = Adopter(db, every_s=ttl / 2, after_s=ttl, holds=self.dispatcher.holds,
+        adopter = Adopter(db, every_s=ttl / 4, after_s=ttl, holds=self.dispatcher.holds,
                           submit=self.dispatcher.submit)
         adopter.start()
         self._stoppers.append(adopter.aclose)

@@ -8,7 +8,8 @@ none, so only such an in-flight send can repeat there.
 
 Several processes on one PostgreSQL share the table: a process sends a chat's replies only after claiming them, in
 one short transaction that locks the chat's pending rows (``FOR UPDATE SKIP LOCKED``) and stamps the unbroken run
-from the chat's oldest pending reply with ``next_attempt_at = now + SEND_CLAIM_S``. A reply held by another
+from the chat's oldest pending reply with ``next_attempt_at = now + claim_s`` (renewed while a send takes
+longer). A reply held by another
 process (locked now, or claimed and not yet due) ends the run, so a chat's replies go out in order and each once;
 the holder claims again after sending, which takes the later ones. A claim of a process that died expires and the
 periodic scan of a live one takes the rows over.
@@ -40,10 +41,8 @@ __all__ = ["Outbox", "Queued"]
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
-# How long a claimed reply is left to its process before another may send it (longer than any one send takes).
-SEND_CLAIM_S = 20.0
-# With other processes on the table (PostgreSQL), how often it is read for replies nobody is sending.
-SHARED_SCAN_EVERY_S = 5.0
+# How long a claimed reply is left to its process before another may send it; a send that takes longer renews it.
+SEND_CLAIM_S = 10.0
 MAX_BACKOFF_S = 300.0
 RECORD_ATTEMPTS = 5
 ChatKey = tuple[str, str]
@@ -110,7 +109,8 @@ class Outbox:
     and whenever a retry comes due, so nothing depends on memory surviving a crash."""
 
     def __init__(self, db: Database, channels: Mapping[str, Channel], clock: Clock, *,
-                 max_attempts: int = MAX_ATTEMPTS) -> None:
+                 max_attempts: int = MAX_ATTEMPTS, claim_s: float = SEND_CLAIM_S) -> None:
+        self._claim_s = claim_s
         self._db = db
         self._channels = channels
         self._clock = clock
@@ -224,7 +224,8 @@ class Outbox:
                     self._retry_at(self._clock.now() + timedelta(seconds=2))
             if self._shared:
                 # Another process's replies are left to it until its claim expires or it dies: look again.
-                self._retry_at(self._clock.now() + timedelta(seconds=SHARED_SCAN_EVERY_S))
+                # With other processes on the table, it is read every quarter claim for replies nobody sends.
+                self._retry_at(self._clock.now() + timedelta(seconds=self._claim_s / 4))
                 self._wake.clear()
             await self._clock.sleep_until(self._scan_at or self._clock.now() + timedelta(days=1), self._wake)
 
@@ -295,9 +296,12 @@ class Outbox:
                 continue
             for n, item in enumerate(claimed):
                 self._queued_ids.add(item.row_id)
+                keeper = asyncio.create_task(self._keep_claim([r.row_id for r in claimed[n:]]))
                 try:
                     delivered = await self._deliver_one(item)
                 finally:
+                    keeper.cancel()
+                    await asyncio.gather(keeper, return_exceptions=True)
                     if self._settled is not None:
                         self._settled.add(item.row_id)
                     self._queued_ids.discard(item.row_id)
@@ -321,8 +325,21 @@ class Outbox:
                 run.append(row)
             if run:
                 await s.execute(update(Message).where(Message.id.in_([r.id for r in run])).values(
-                    next_attempt_at=now + timedelta(seconds=SEND_CLAIM_S)))
+                    next_attempt_at=now + timedelta(seconds=self._claim_s)))
         return [_queued(row) for row in run]
+
+    async def _keep_claim(self, row_ids: list[int]) -> None:
+        """While a send runs, push the claim of it and the replies behind it on (a slow platform is no death)."""
+        while True:
+            await asyncio.sleep(self._claim_s / 3)  # a renewal is periodic by nature
+            try:
+                async with self._db.session() as s:
+                    await s.execute(update(Message).where(Message.id.in_(row_ids), Message.status == "pending")
+                                    .values(next_attempt_at=self._clock.now() + timedelta(seconds=self._claim_s)))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("outbox: renewing the claim of messages %s failed", row_ids[:3], exc_info=True)
 
     async def _unclaim(self, row_ids: list[int]) -> None:
         """Give back claimed replies that wait behind a failed one (the retry claims them again, in order)."""

@@ -30,6 +30,17 @@ if ! command -v ffmpeg >/dev/null 2>&1 && [ "$(id -u)" = "0" ] && command -v apt
     || echo "ffmpeg could not be installed; the video test will be skipped" >&2
 fi
 
+# The PostgreSQL suites (several processes on one database) start throwaway servers from Debian's postgresql
+# package; the Chroma-server suite starts `chroma run` from the chromadb package installed above. Nothing is skipped:
+# without root or apt, install postgresql yourself first.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+  else
+    echo "PostgreSQL is not installed and cannot be installed here (needs root and apt-get): the PostgreSQL tests will fail" >&2
+  fi
+fi
+
 export ANONYMIZED_TELEMETRY=False
 .venv/bin/ruff check .
 .venv/bin/mypy

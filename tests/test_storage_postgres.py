@@ -15,12 +15,13 @@ from tests.conftest import local_model
 from tests.standins.model_server import ScriptedModelServer
 from tests.standins.postgres import PostgresServer, postgres_bin, running_postgres
 
-pytestmark = pytest.mark.skipif(postgres_bin() is None, reason="PostgreSQL server binaries are not installed")
 REPLY_TIMEOUT = 30.0
 
 
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[PostgresServer]:
+    # Not skipped when missing: scripts/test.sh installs PostgreSQL, and a missing server must show as a failure.
+    assert postgres_bin() is not None, "PostgreSQL is not installed: run scripts/test.sh (apt-get install postgresql)"
     with running_postgres() as server:
         yield server
 
@@ -36,8 +37,7 @@ async def test_the_message_path_works_on_postgres(postgres: PostgresServer, make
                          memory={"enabled": True}, scheduler={"enabled": True})
     console = ConsoleChannel()
     async with App(config, channels=[console], dashboard=False, status_file=False) as app:
-        model_server.enqueue_text("Noted.")
-        assert await _ask(console, "alice", "remember that my locker code is 4711", "a-1") == "Noted."
+        assert "4711" in await _ask(console, "alice", "remember that my locker code is 4711", "a-1")
         msg = Inbound(channel="console", chat_id="a-1", chat_kind=ChatKind.DIRECT, sender_id="alice",
                       sender_name="alice", text="again?", platform_message_id="dup-1", event_id="ev-1")
         assert await app.deliver(msg) is True and await app.deliver(msg) is False

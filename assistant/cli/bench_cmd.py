@@ -28,6 +28,7 @@ PROFILES: dict[str, tuple[str, tuple[str, ...]]] = {
     "routing": ("bench_routing", ()),
     "scheduler": ("bench_scheduler", ()),
     "local": ("bench_local_models", ()),
+    "scaleout": ("bench_scaleout", ()),
 }
 _CHECKOUT = Path(__file__).resolve().parents[2]
 

@@ -44,6 +44,8 @@ class Scheduler:
         self.config = config
         self.jobs = JobBook(db, clock, config)
         self._runs = RunBook(db, config)
+        # Other processes may run jobs from the same tables (PostgreSQL): their runs in progress are not ours.
+        self._shared = not db.is_sqlite
         self._host = host
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
@@ -55,7 +57,10 @@ class Scheduler:
     async def start(self) -> None:
         if self.state is not SchedulerState.NEW:
             raise TeamclawError("the scheduler was started already; build a new one")
-        recovered = await self._runs.recover_interrupted(self.clock.now())
+        now = self.clock.now()
+        # With other processes, a run is someone's interrupted one only once it outlived the agent time limit.
+        cutoff = now - timedelta(seconds=self.config.agent_timeout_s) if self._shared else None
+        recovered = await self._runs.recover_interrupted(now, started_before=cutoff)
         if recovered:
             log.warning("%d scheduled run(s) were interrupted by the last shutdown; owners are told", recovered)
         self.state = SchedulerState.RUNNING

@@ -186,11 +186,15 @@ class RunBook:
     def failure_text(self, job: JobView) -> str:
         return _say(job.lang, "failed", id=job.id, description=job.description)
 
-    async def recover_interrupted(self, now: datetime) -> int:
-        """Runs left "running" by a crash: recorded as failed and the owner told; never run a second time."""
+    async def recover_interrupted(self, now: datetime, *, started_before: datetime | None = None) -> int:
+        """Runs left "running" by a crash: recorded as failed and the owner told; never run a second time. With
+        ``started_before``, only runs started before then (other processes' runs in progress are left alone)."""
+        query = (select(JobRun, Job).join(Job, Job.id == JobRun.job_id)
+                 .where(JobRun.task_status == TaskStatus.RUNNING))
+        if started_before is not None:
+            query = query.where(JobRun.started_at < started_before)
         async with self._db.session() as s:
-            rows = (await s.execute(select(JobRun, Job).join(Job, Job.id == JobRun.job_id)
-                                    .where(JobRun.task_status == TaskStatus.RUNNING))).all()
+            rows = (await s.execute(query)).all()
             for run, job in rows:
                 run.task_status = TaskStatus.FAILED.value
                 run.note = "interrupted by a restart"

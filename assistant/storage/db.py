@@ -32,6 +32,7 @@ __all__ = ["Database", "engine_url"]
 log = logging.getLogger(__name__)
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
+_MIGRATION_LOCK = 0x7465616D636C6177  # "teamclaw": the advisory lock that serialises migrations on PostgreSQL
 CHECKPOINT_EVERY_S = 2.0
 # Query-planner statistics are refreshed this often (and once soon after start); pooled connections are reopened
 # as often, since a connection keeps the statistics it loaded when it opened.
@@ -159,6 +160,9 @@ class Database:
         """Apply every pending migration (idempotent)."""
 
         def _upgrade(conn: Connection) -> None:
+            if conn.dialect.name == "postgresql":
+                # Several processes starting at once on one server: one migrates, the others wait and find it done.
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
             cfg = AlembicConfig()
             cfg.set_main_option("script_location", str(_MIGRATIONS))
             cfg.attributes["connection"] = conn

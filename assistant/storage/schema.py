@@ -18,6 +18,7 @@ TABLE_MODULES: tuple[str, ...] = (
     "assistant.builtin_tools.approvals",
     "memory.tables",
     "assistant.difficulty",
+    "assistant.leases",
     "assistant.media.tables",
 )
 

@@ -13,6 +13,9 @@ is stored; on timeout or failure it raises, the SDK answers 500 and Feishu redel
 Watching: a frame of any kind (event, pong) marks the connection alive. The SDK pings every ~2 minutes (the server
 sets the interval) and reconnects by itself when the socket reports an error, but a half-open socket can stay
 silent. After ``idle_reconnect_s`` without a frame the connection is replaced by a new one.
+
+Several processes on one database: Feishu spreads an app's events over all its connections, so with ``leader``
+only the process holding the lease connects; the others stand by and connect when they take the lease over.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import lark_oapi as lark
 import lark_oapi.ws.client as _shared_ws_client
 
 from assistant.errors import ChannelError
+from channels.leader import Leader
 
 from .parse import MESSAGE_EVENT
 from .webhook import ACK_DEADLINE_S, EventSink
@@ -74,7 +78,9 @@ class LongConnection:
     """
 
     def __init__(self, *, app_id: str, app_secret: str, domain: str, sink: EventSink, idle_reconnect_s: float,
-                 on_state: Callable[[bool], None] | None = None) -> None:
+                 on_state: Callable[[bool], None] | None = None, leader: Leader | None = None) -> None:
+        self._leader = leader
+        self._leading: asyncio.Task[None] | None = None
         self._app_id = app_id
         self._app_secret = app_secret
         self._domain = domain
@@ -93,6 +99,29 @@ class LongConnection:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        if self._leader is not None:
+            # Returns at once: a standby process connects only once it leads.
+            self._leading = asyncio.create_task(self._lead(self._leader), name="feishu-ws-leader")
+            return
+        await self._connect_and_watch()
+
+    async def _lead(self, leader: Leader) -> None:
+        while True:
+            await leader.wait()
+            log.info("feishu: this process holds the long connection now (it holds the lease)")
+            self._first_state.clear()
+            try:
+                await self._connect_and_watch()
+            except ChannelError as exc:
+                # The task's boundary: refused credentials stay refused, so hand the lease on and say so.
+                log.error("%s", exc)
+                await leader.step_down()
+                return
+            await leader.lost.wait()
+            log.warning("feishu: another process took over the long connection; standing by")
+            await self._disconnect()
+
+    async def _connect_and_watch(self) -> None:
         self._launch()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(FIRST_CONNECT_TIMEOUT_S):
@@ -105,6 +134,16 @@ class LongConnection:
         self._watchdog = asyncio.create_task(self._watch(), name="feishu-ws-watchdog")
 
     async def aclose(self) -> None:
+        if self._leading is not None:
+            self._leading.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._leading
+            self._leading = None
+        await self._disconnect()
+        if self._leader is not None:
+            await self._leader.step_down()  # a standby process connects now, not when the lease expires
+
+    async def _disconnect(self) -> None:
         if self._watchdog is not None:
             self._watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -4,6 +4,10 @@ Telegram forgets an update once a getUpdates call passes an offset above its id.
 next batch (confirming the last) while the previous one is still being handled; here the offset moves past an
 update only after ``handle(update)`` returned. An update whose handling raised is fetched again on the next call,
 after a backoff. Pending updates are never dropped at start.
+
+With several processes on one database only the leader polls (``leader``): the others wait for the lease and the
+next leader starts at the earliest update Telegram still holds, so what the old one fetched but did not confirm
+is fetched again (the inbox drops what was stored already).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, Tel
 from telegram.warnings import PTBDeprecationWarning
 
 from assistant.providers.retry import backoff_delay
+from channels.leader import Leader
 
 __all__ = ["UpdatePoller", "retry_after_seconds"]
 
@@ -43,8 +48,10 @@ class UpdatePoller:
     """Owns the polling task: ``start()`` launches it, ``stop()`` ends it and awaits it."""
 
     def __init__(
-        self, bot: Bot, handle: HandleUpdate, *, poll_timeout_s: int, allowed_updates: Sequence[str]
+        self, bot: Bot, handle: HandleUpdate, *, poll_timeout_s: int, allowed_updates: Sequence[str],
+        leader: Leader | None = None,
     ) -> None:
+        self._leader = leader
         self._bot = bot
         self._handle = handle
         self._poll_timeout_s = poll_timeout_s
@@ -66,14 +73,39 @@ class UpdatePoller:
         if task is None:
             return
         if self._fetching:
-            task.cancel()  # a fetch in flight confirms nothing: safe to abandon
+            task.cancel()  # a fetch in flight (or a wait for the lease) confirms nothing: safe to abandon
         done, _ = await asyncio.wait({task}, timeout=grace_s)
         if not done:
             log.warning("telegram: an update was still being handled after %.0f s; cancelling it", grace_s)
             task.cancel()
             await asyncio.wait({task})
+        if self._leader is not None:
+            await self._leader.step_down()  # a standby process takes over now, not when the lease expires
 
     async def _run(self) -> None:
+        leader = self._leader
+        if leader is None:
+            await self._poll()
+            return
+        while not self._stopping.is_set():
+            self._fetching = True
+            try:
+                await leader.wait()
+            finally:
+                self._fetching = False
+            log.info("telegram: this process polls the bot now (it holds the lease)")
+            poll = asyncio.create_task(self._poll(), name="telegram-polling-leader")
+            lost = asyncio.create_task(leader.lost.wait(), name="telegram-leader-lost")
+            try:
+                await asyncio.wait({poll, lost}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in (poll, lost):
+                    task.cancel()
+                await asyncio.gather(poll, lost, return_exceptions=True)
+            if leader.lost.is_set():
+                log.warning("telegram: another process took over polling; standing by")
+
+    async def _poll(self) -> None:
         offset: int | None = None  # None: start at the earliest update Telegram still holds for us
         while not self._stopping.is_set():
             updates = await self._fetch(offset)

@@ -1,0 +1,34 @@
+"""Two real daemon processes on one PostgreSQL behind a load balancer of webhooks: every message answered once,
+one turn per member at a time across both, and the messages of a process killed with SIGKILL taken over."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.reliability.scaleout_harness import ScaleoutPlan, run_scaleout
+from tests.standins.postgres import PostgresServer, postgres_bin, running_postgres
+
+PLAN = ScaleoutPlan(workers=2, members=12, groups=3, messages_per_member=4, kill_after_share=0.4,
+                    model_delay_s=0.1, lease_ttl_s=2.0, deadline_s=120.0)
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[PostgresServer]:
+    assert postgres_bin() is not None, "PostgreSQL is not installed: run scripts/test.sh (apt-get install postgresql)"
+    with running_postgres() as server:
+        yield server
+
+
+async def test_two_processes_answer_each_message_once_and_take_over_from_a_killed_one(
+        postgres: PostgresServer, tmp_path: Path) -> None:
+    result = await run_scaleout(PLAN, tmp_path, postgres.new_database())
+    print(result.figures())
+    assert result.messages == PLAN.members * PLAN.messages_per_member
+    assert result.lost == 0
+    assert result.duplicated == 0
+    assert result.overlapping_turns == 0
+    assert result.failover_s is not None  # the killed process's waiting members were answered by the other
+    assert all(share > 0 for share in result.share_per_worker)
