@@ -88,6 +88,7 @@ def test_post_is_flattened_with_mentions_links_and_code() -> None:
     assert msg is not None and msg.addressed
     assert msg.text.splitlines()[:3] == ["Release plan", "please check the doc (https://example.com/x)", "cc @Bob"]
     assert "```python\nprint(1)\n```" in msg.text and "[image]" in msg.text
+    assert [(a.kind, a.platform_file_id) for a in msg.attachments] == [("image", "img_1")]  # downloaded like one
 
 
 def test_locale_wrapped_post_is_unwrapped() -> None:
@@ -99,7 +100,9 @@ def test_locale_wrapped_post_is_unwrapped() -> None:
 def test_image_file_and_audio_become_attachments() -> None:
     cases = {"image": ({"image_key": "img_v3_1"}, "image", "img_v3_1", None),
              "file": ({"file_key": "file_v3_1", "file_name": "plan.pdf"}, "file", "file_v3_1", "plan.pdf"),
-             "audio": ({"file_key": "file_v3_2", "duration": 2000}, "audio", "file_v3_2", None)}
+             "audio": ({"file_key": "file_v3_2", "duration": 2000}, "audio", "file_v3_2", None),
+             "media": ({"file_key": "file_v3_3", "image_key": "img_v3_thumb", "file_name": "demo.mp4"}, "video",
+                       "file_v3_3", "demo.mp4")}
     for message_type, (content, kind, key, name) in cases.items():
         msg = parse_event(_event(message_type=message_type, content=content, chat_type="p2p"), bot_open_id=BOT,
                           sent_by_bot=_never)

@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 LOCAL_ONLY = "local-only member or chat"
 _SNIFF_BYTES = 4096
+_UNREAD_NEEDS = {"image": "vision", "audio": "audio", "video": "video"}
 _KIND_WORDS = {"image": "picture", "audio": "recording", "video": "video", "file": "file"}
 
 
@@ -143,6 +144,7 @@ class Media:
         channel = self._channels.get(scope.channel)
         if not isinstance(channel, FetchesFiles):
             turn.lines.append(f"[{name}: this chat platform does not let me download files]")
+            self._unread(attachment, turn)
             return
         try:
             data = await channel.download(item.message_id, attachment, max_bytes=limit)
@@ -151,6 +153,7 @@ class Media:
         except ChannelError as exc:
             log.warning("media: downloading %s failed: %s", attachment.kind, exc)
             turn.lines.append(f"[{name}: could not be downloaded from the platform]")
+            self._unread(attachment, turn)
             return
         if len(data) > limit:
             raise FileRefused(too_large_reason(name, len(data), limit))
@@ -194,6 +197,13 @@ class Media:
             turn.sensitive = True
             turn.kinds.extend(found)
             await self._store.mark_sensitive(saved.file_id, found)
+
+    @staticmethod
+    def _unread(attachment: Attachment, turn: _Turn) -> None:
+        # Not in hand: the turn still needs what the file would need, so the reply says when no model could take it.
+        need = _UNREAD_NEEDS.get(attachment.kind)
+        if need is not None:
+            turn.needs.add(need)
 
     async def _transcript(self, data: bytes, mime: str, local_only: bool, turn: _Turn, name: str) -> str:
         if self._transcriber is None:

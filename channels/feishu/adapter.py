@@ -48,7 +48,8 @@ _FILE_TYPES = {"application/pdf": "pdf", "video/mp4": "mp4", "audio/ogg": "opus"
 
 
 class FeishuChannel:
-    """``Channel`` for Feishu, plus ``Reacts`` and ``EditsMessages``. The daemon calls start once and stop once."""
+    """``Channel`` for Feishu, plus ``Reacts``, ``EditsMessages`` and ``FetchesFiles`` (message resources).
+    The daemon calls start once and stop once."""
 
     name = CHANNEL_NAME
 

@@ -71,6 +71,7 @@ def _parse(body: Mapping[str, Any], bot_open_id: str, sent_by_bot: SentByBot) ->
         text = str(content.get("text", ""))
     elif message_type == "post":
         text = flatten_post(content)
+        attachments = tuple(Attachment("image", key) for key in _post_images(content))
     elif message_type in _ATTACHMENT_TYPES:
         attachments = (_attachment(message_type, content),)
         text = ""
@@ -144,6 +145,15 @@ def flatten_post(content: Mapping[str, Any]) -> str:
     for paragraph in content.get("content") or []:
         lines.append("".join(_post_element(el) for el in paragraph if isinstance(el, dict)))
     return "\n".join(lines).strip()
+
+
+def _post_images(content: Mapping[str, Any]) -> list[str]:
+    """The image keys of pictures placed in a rich-text post (downloaded like an image message's)."""
+    body = content if "content" in content else next(
+        (v for v in content.values() if isinstance(v, dict) and "content" in v), {})
+    keys = [str(el.get("image_key")) for paragraph in body.get("content") or [] if isinstance(paragraph, list)
+            for el in paragraph if isinstance(el, dict) and el.get("tag") == "img" and el.get("image_key")]
+    return list(dict.fromkeys(keys))
 
 
 def _post_element(element: Mapping[str, Any]) -> str:

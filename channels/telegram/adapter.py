@@ -2,7 +2,8 @@
 
 Receiving: each update is parsed (``parse``) and awaited through ``deliver`` before Telegram is told it arrived
 (``polling``: the offset moves; ``webhook``: the HTTP answer is 200), so an update is stored before it is
-acknowledged. Sending: ``render`` splits and marks up the reply; Telegram's errors are translated here into
+acknowledged. Sending: ``render`` splits and marks up the reply, and the files a reply carries follow as photos or
+documents (a short text becomes the first one's caption); Telegram's errors are translated here into
 ``RateLimited`` and ``SendFailed`` so nothing above this package imports ``telegram.error``.
 
 Telegram has no idempotency key for sends: a message that reached Telegram just before a crash, before the
@@ -69,7 +70,7 @@ _MARKUP_ERRORS = ("can't parse entities", "can't find end", "unsupported start t
 
 
 class TelegramChannel:
-    """One bot account. Implements ``Channel``, ``Reacts`` (typing) and ``EditsMessages``.
+    """One bot account. Implements ``Channel``, ``Reacts`` (typing), ``EditsMessages`` and ``FetchesFiles``.
 
     ``on_chat_migrated(old_chat_id, new_chat_id)`` is awaited when a group turns into a supergroup (seen in a
     service message or in a send that Telegram redirected); it may be called more than once for one migration.
@@ -311,14 +312,21 @@ class TelegramChannel:
             "caption": caption.text if caption is not None else None,
             "parse_mode": caption.parse_mode if caption is not None else None,
         }
-        try:
-            if file.kind == "image" and len(data) <= PHOTO_MAX_BYTES:
-                message = await bot.send_photo(photo=upload, **common)
-            else:
-                message = await bot.send_document(document=upload, **common)
-        except TelegramError as exc:
-            raise _translated(exc, chat_id) from exc
-        return str(message.message_id)
+        plain = False
+        while True:
+            try:
+                if file.kind == "image" and len(data) <= PHOTO_MAX_BYTES:
+                    message = await bot.send_photo(photo=upload, **common)
+                else:
+                    message = await bot.send_document(document=upload, **common)
+                return str(message.message_id)
+            except BadRequest as exc:
+                if plain or caption is None or caption.parse_mode is None or not _is_markup_error(exc):
+                    raise _translated(exc, chat_id) from exc
+                plain = True  # the caption's markup was refused: once more as plain text
+                common.update(caption=caption.plain, parse_mode=None)
+            except TelegramError as exc:
+                raise _translated(exc, chat_id) from exc
 
     def _remember_partial(self, key: str, sent: list[str]) -> None:
         self._partial[key] = sent
