@@ -1,8 +1,8 @@
 """Difficulty and needs of a model request: which quality tier it needs, and which abilities, read from the text.
 
-The router asks ``estimate`` for every non-pinned call. Signals are cheap and deterministic (precompiled patterns,
-no model): code, maths, planning and analysis, long-form writing, length and structure of the request, tools used
-in the turn, long context. Tiers follow ``ModelConfig.tier``: 0 tiny local, 1 routine, 2 strong, 3 strongest.
+The router asks ``estimate`` for every non-pinned call. Signals are cheap and deterministic (patterns compiled on
+first use, no model): code, maths, planning and analysis, long-form writing, length and structure of the request,
+tools used in the turn, long context. Tiers follow ``ModelConfig.tier``: 0 tiny local, 1 routine, 2 strong, 3 strongest.
 """
 
 from __future__ import annotations
@@ -52,18 +52,45 @@ ROLE_BASE_TIER: dict[str, int] = {
 # Roles whose difficulty is read from the member's words; the others are fixed jobs with a fixed tier.
 _TEXT_ROLES = frozenset({"chat", "tool_step", "subagent"})
 
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 
-_CODE_BLOCK = re.compile(
+class _Lazy:
+    """A pattern compiled on its first use: the router imports this module at start, and compiling every pattern
+    up front cost about 50 ms of each process's start-up, a one-shot `teamclaw chat` included."""
+
+    __slots__ = ("_compiled", "_flags", "_source")
+
+    def __init__(self, source: str, flags: int = 0) -> None:
+        self._source = source
+        self._flags = flags
+        self._compiled: re.Pattern[str] | None = None
+
+    def _pattern(self) -> re.Pattern[str]:
+        if self._compiled is None:
+            self._compiled = re.compile(self._source, self._flags)
+        return self._compiled
+
+    def search(self, text: str) -> re.Match[str] | None:
+        return self._pattern().search(text)
+
+    def findall(self, text: str) -> list[Any]:
+        return self._pattern().findall(text)
+
+    def sub(self, replacement: str, text: str) -> str:
+        return self._pattern().sub(replacement, text)
+
+
+_CJK = _Lazy(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+
+_CODE_BLOCK = _Lazy(
     r"```|^\s{4,}\S.*[;:{})]\s*$|^\s*(?:def|class|import|from \S+ import|function|const|let|var|func|fn|"
     r"public|private|package|#include|SELECT|INSERT|UPDATE|DELETE|ALTER|CREATE TABLE)\b|=>|\w+\(.*\)\s*\{",
     re.MULTILINE,
 )
-_STACK_TRACE = re.compile(
+_STACK_TRACE = _Lazy(
     r"Traceback \(most recent call last\)|\b\w*(?:Error|Exception)\b[:(]|panic:|segfault|OOMKilled|"
     r"\bat [\w.$]+\([\w.]+:\d+\)|报错|异常栈|堆栈"
 )
-_CODE_TASK = re.compile(
+_CODE_TASK = _Lazy(
     r"(?i)(?:\b(?:write|implement|build|create|generate|refactor|debug|fix|optimi[sz]e|review|rewrite|port|"
     r"test|parse|validate|set up|configure|deploy)\b|写|实现|开发|生成|重构|调试|修复|优化|review|改|排查|配|搭|部署)"
     r"[^\n。.!?？]{0,40}?"
@@ -76,29 +103,29 @@ _CODE_TASK = re.compile(
 )
 _CODE_NOUN_ZH = r"代码|函数|脚本|接口|服务|程序|算法|组件|模块|表结构|流水线|SQL|CI|配置|查询"
 # Chinese puts the object first: "把流水线改一下", "把这个服务拆成微服务".
-_CODE_TASK_BA = re.compile(rf"把[^\n。]{{0,20}}?(?:{_CODE_NOUN_ZH})[^\n。]{{0,6}}?(?:改|重构|优化|修|拆|迁)")
-_CODE_LANGUAGE_USE = re.compile(
+_CODE_TASK_BA = _Lazy(rf"把[^\n。]{{0,20}}?(?:{_CODE_NOUN_ZH})[^\n。]{{0,6}}?(?:改|重构|优化|修|拆|迁)")
+_CODE_LANGUAGE_USE = _Lazy(
     r"(?i)(?:用|in |with |using )(?:python|go|golang|rust|java|typescript|javascript|c\+\+|kotlin|swift|sql|"
     r"pandas|bash|shell)(?![A-Za-z])"
 )
-_INLINE_SQL = re.compile(r"(?i)\bselect\b.{1,200}?\bfrom\b|\bupdate\b.{1,80}?\bset\b|\balter table\b")
-_DEBUGGING = re.compile(
+_INLINE_SQL = _Lazy(r"(?i)\bselect\b.{1,200}?\bfrom\b|\bupdate\b.{1,80}?\bset\b|\balter table\b")
+_DEBUGGING = _Lazy(
     r"(?i)\b(?:fails?|failing|failed|broken|crash\w*|returns? [45]\d\d|\d{3} error|times? ?out|can't connect|"
     r"cannot connect|won't start|leak\w*|slow\w*)\b.{0,80}?\b(?:why|check|debug|fix|help|investigate)\b|"
     r"\bwhy\b.{0,80}?\b(?:fail\w*|slow\w*|connect|error|crash\w*|returns?|leak\w*|[45]0\d|re-?render\w*|"
     r"timeout)\b|为什么.{0,30}?(?:慢|报错|失败|挂|连不上|超时|崩|不生效|不行)|(?:挂了|报错了?|失败了).{0,20}?(?:看|查|排查|原因)"
 )
 # Requests that rework words the member already wrote: short work whatever the words are about.
-_REWORDING = re.compile(
+_REWORDING = _Lazy(
     r"(?i)润色|帮我翻译|翻译成|总结一下|改得|缩短|改一下语气|^.{0,8}提醒|remind me|^.{0,12}translate|"
     r"^.{0,12}summari[sz]e|polish|rephrase|make (?:this|it) sound|shorten|proofread|fix (?:the )?grammar"
 )
-_MATH = re.compile(
+_MATH = _Lazy(
     r"(?i)\b(?:prove|proof|derive|derivation|integral|derivative|theorem|lemma|eigen\w*|expected value|"
     r"variance|probability that|statistical significance|sample size|complexity)\b|证明|推导|积分|导数|微分|"
     r"概率|期望值|方差|矩阵|特征值|显著性|样本量|复杂度|[∑∫√≤≥≠∀∃]|\^\d|\b\w\^\w"
 )
-_PLANNING = re.compile(
+_PLANNING = _Lazy(
     r"(?i)\b(?:design|architect\w*|roadmap|strategy|strategies|compare|comparison|trade-?offs?|analy[sz]e|"
     r"analysis|evaluate|evaluation|assess\w*|investigat\w*|recommend(?:ation)?|pros and cons|threat model|"
     r"migration plan|step[- ]by[- ]step|in detail|detailed|comprehensive|walk (?:me )?through|estimate|"
@@ -107,16 +134,16 @@ _PLANNING = re.compile(
     r"权衡|分析|评估|调研|排查|详细|全面|步骤|优缺点|路线图|迁移|梳理|拆成|划分|不停机|"
     r"怎么划分|原因"
 )
-_LONG_WRITING = re.compile(
+_LONG_WRITING = _Lazy(
     r"(?i)\bwrite (?:a|an|the)?\s*(?:\d[\d,]*[- ]word\s+)?(?:detailed\s+)?(?:blog|article|report|rfc|proposal|"
     r"essay|spec|prd|whitepaper|post|design doc|analysis)\b|\b\d{3,5}[- ]words?\b|"
     r"写(?:一篇|一份|篇|份)[^\n，。]{0,16}(?:文章|报告|博客|方案|规划|论文|RFC|文档|计划)|\d{3,5}\s*字"
 )
-_NUMBERED = re.compile(r"(?m)^\s*(?:\d+[.)、]|[-*•])\s+\S|(?:^|\s)\d\)\s*\S")
-_QUESTION = re.compile(r"[?？]")
+_NUMBERED = _Lazy(r"(?m)^\s*(?:\d+[.)、]|[-*•])\s+\S|(?:^|\s)\d\)\s*\S")
+_QUESTION = _Lazy(r"[?？]")
 # Blocks the context builder wraps around the member's words: "<memory>...</memory>", "<group-transcript>...".
-_CONTEXT_BLOCK = re.compile(r"<(memory|group-transcript)>.*?</\1>", re.DOTALL)
-_STAMP = re.compile(r"^\s*\[[A-Z][a-z]{2} \d{4}-\d{2}-\d{2} \d{2}:\d{2}[^\]]*\][^:\n]{0,80}:\s*")
+_CONTEXT_BLOCK = _Lazy(r"<(memory|group-transcript)>.*?</\1>", re.DOTALL)
+_STAMP = _Lazy(r"^\s*\[[A-Z][a-z]{2} \d{4}-\d{2}-\d{2} \d{2}:\d{2}[^\]]*\][^:\n]{0,80}:\s*")
 
 
 def estimate_tokens(text: str) -> int:
@@ -223,7 +250,7 @@ def estimate(request: ModelRequest, *, role: Role = "chat") -> Difficulty:
 
 # --- remembered outcomes ---------------------------------------------------------------------------------------
 
-_WORD = re.compile(r"[a-z0-9_]{2,}|[\u4e00-\u9fff]+")
+_WORD = _Lazy(r"[a-z0-9_]{2,}|[\u4e00-\u9fff]+")
 _STOP = frozenset("the a an and or of to in on for with is are was be it this that me my you your we our can "
                   "please pls help 帮我 一下 请 我们 你 我 的 了 吗".split())
 SIMILAR_AT = 0.5

@@ -29,6 +29,7 @@ PROFILES: dict[str, tuple[str, tuple[str, ...]]] = {
     "scheduler": ("bench_scheduler", ()),
     "local": ("bench_local_models", ()),
     "scaleout": ("bench_scaleout", ()),
+    "lean": ("bench_lean", ()),
 }
 _CHECKOUT = Path(__file__).resolve().parents[2]
 
@@ -53,8 +54,9 @@ def bench(
     ctx: typer.Context,
     profile: Annotated[str, typer.Argument(help=f"One of: {', '.join(PROFILES)}.")],
 ) -> None:
-    """Run a benchmark profile (core, channels, burst, steady, soak, memory, routing, scheduler) and print its
-    figures. Options after the profile go to the benchmark script, e.g. `teamclaw bench steady --duration 1800`;
+    """Run a benchmark profile and print its figures.
+
+    Options after the profile go to the benchmark script, e.g. `teamclaw bench steady --duration 1800`;
     `teamclaw bench PROFILE --help` lists them."""
     if profile in ("-h", "--help"):  # help after the profile belongs to the script, so it is handled here
         typer.echo(ctx.get_help())

@@ -1,4 +1,4 @@
-"""Core commands: init, run, chat, status, doctor, and --version."""
+"""Core commands: init, run, chat, status, doctor."""
 
 from __future__ import annotations
 
@@ -21,12 +21,6 @@ __all__ = ["register"]
 ConfigOption = Annotated[str | None, typer.Option("--config", "-c", help="Path to teamclaw.toml.",
                                                   envvar="TEAMCLAW_CONFIG")]
 _TEMPLATE = Path(__file__).with_name("config_template.toml")
-
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"teamclaw {__version__}")
-        raise typer.Exit()
 
 
 def _workspace_defaults(config: Config) -> None:
@@ -219,13 +213,6 @@ def doctor(config: ConfigOption = None) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    @app.callback()
-    def _root(
-        version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                              help="Print the version and exit.")] = False,
-    ) -> None:
-        """teamclaw: your team's assistant in Feishu and Telegram."""
-
     app.command()(init)
     app.command()(run)
     app.command()(chat)

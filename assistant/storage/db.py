@@ -11,8 +11,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -25,6 +23,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from assistant.errors import StorageError
+from assistant.storage.revisions import is_current
 from assistant.storage.sqlite_loop import DRIVER
 
 __all__ = ["Database", "engine_url"]
@@ -157,9 +156,15 @@ class Database:
             await asyncio.to_thread(maintenance.close)
 
     async def migrate(self) -> None:
-        """Apply every pending migration (idempotent)."""
+        """Apply every pending migration (idempotent). An up-to-date database, the usual case, is told apart
+        without loading alembic (``revisions``)."""
+        if await is_current(self.engine):
+            return
 
         def _upgrade(conn: Connection) -> None:
+            from alembic import command
+            from alembic.config import Config as AlembicConfig
+
             if conn.dialect.name == "postgresql":
                 # Several processes starting at once on one server: one migrates, the others wait and find it done.
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})

