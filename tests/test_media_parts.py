@@ -11,8 +11,8 @@ import pytest
 
 from assistant.config import Config, MediaConfig, ModelConfig
 from assistant.errors import PrivacyViolation
-from assistant.media import FileStore, Transcriber, document_text, sniff_mime, type_allowed
-from assistant.messages import ChatKind, MemberScope
+from assistant.media import FileStore, Media, Received, Transcriber, document_text, sniff_mime, type_allowed
+from assistant.messages import Attachment, ChatKind, MemberScope
 from assistant.providers.anthropic import AnthropicProvider
 from assistant.providers.base import ChatMessage, ImagePart, ModelRequest
 from assistant.providers.openai import OpenAIProvider
@@ -130,3 +130,37 @@ async def test_the_transcriber_posts_multipart_and_keeps_private_audio_off_a_clo
         finally:
             await local.aclose()
             await cloud.aclose()
+
+
+class _CountingChannel:
+    """A channel that serves one picture and counts downloads (the FetchesFiles seam)."""
+
+    def __init__(self) -> None:
+        self.downloads = 0
+
+    async def download(self, message_id: str, attachment: Attachment, *, max_bytes: int) -> bytes:
+        self.downloads += 1
+        return PICTURE
+
+
+async def test_a_burst_restarting_the_turn_does_not_fetch_or_read_a_file_twice(
+    tmp_path: Path, make_config: Callable[..., Config]
+) -> None:
+    config = make_config(media={"ocr": False})
+    db = Database(config.database_url)
+    await db.migrate()
+    try:
+        from assistant.members import Directory
+
+        alice = (await Directory(db, config.team, config.access, config.routing).member_for(
+            "telegram", "1", "Alice")).id
+        channel = _CountingChannel()
+        media = Media(config, FileStore(db, tmp_path / "ws"), {"telegram": channel})
+        photo = Received("m1", Attachment("image", "f1", name="p.png"))
+        first = await media.prepare(_scope(alice), [photo])
+        again = await media.prepare(_scope(alice), [photo, Received("m2", Attachment("image", "f2"))])
+        assert channel.downloads == 2  # f1 once, then only the new f2
+        assert [p.data for p in first.images] == [PICTURE] and len(again.images) == 2 and again.stored == 2
+        await media.aclose()
+    finally:
+        await db.aclose()

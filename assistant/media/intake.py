@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +35,8 @@ log = logging.getLogger(__name__)
 
 LOCAL_ONLY = "local-only member or chat"
 _SNIFF_BYTES = 4096
+_READ_KEPT = 16
+_READ_KEPT_S = 120.0
 _UNREAD_NEEDS = {"image": "vision", "audio": "audio", "video": "video"}
 _KIND_WORDS = {"image": "picture", "audio": "recording", "video": "video", "file": "file"}
 
@@ -82,6 +86,15 @@ class _Turn:
     sensitive: bool = False
     stored: int = 0
 
+    def merge(self, other: _Turn) -> None:
+        self.lines += other.lines
+        self.images += other.images
+        self.kinds += other.kinds
+        self.needs |= other.needs
+        self.refused += other.refused
+        self.sensitive = self.sensitive or other.sensitive
+        self.stored += other.stored
+
 
 def too_large_reason(name: str, size: int, limit: int) -> str:
     return (f"{name} is {_megabytes(size)}, more than the {_megabytes(limit)} I accept, so I did not take it. "
@@ -101,8 +114,23 @@ class Media:
         if transcriber is None and self._config.transcribe_url:
             self._transcriber = Transcriber(self._config)
         self._video_model = any("video" in m.abilities for m in config.all_models().values())
+        # What each file became, kept a little while: a burst of messages restarts the turn with all of them, and
+        # a file already downloaded, read, transcribed or looked at is not done again.
+        self._done: OrderedDict[tuple[object, ...], tuple[float, _Turn]] = OrderedDict()
         self._reader = reader if reader is not None else (
             TextReader() if self._config.ocr and ocr_available() else None)
+
+    def _recall(self, key: tuple[object, ...]) -> _Turn | None:
+        now = time.monotonic()
+        while self._done and now - next(iter(self._done.values()))[0] > _READ_KEPT_S:
+            self._done.popitem(last=False)  # kept only for a burst's restarts: pictures are large
+        found = self._done.get(key)
+        return found[1] if found is not None else None
+
+    def _remember(self, key: tuple[object, ...], done: _Turn) -> None:
+        self._done[key] = (time.monotonic(), done)
+        while len(self._done) > _READ_KEPT:
+            self._done.popitem(last=False)
 
     @property
     def store(self) -> FileStore:
@@ -127,10 +155,17 @@ class Media:
         if local_only:
             turn.kinds.append(LOCAL_ONLY)
         for item in received:
-            try:
-                await self._one(scope, item, turn, local_only)
-            except FileRefused as exc:
-                turn.refused.append(exc.reason)
+            key = (scope.member_id, scope.channel, scope.chat_id, item.message_id, item.attachment.platform_file_id,
+                   local_only)
+            done = self._recall(key)
+            if done is None:
+                done = _Turn()
+                try:
+                    await self._one(scope, item, done, local_only)
+                except FileRefused as exc:
+                    done.refused.append(exc.reason)
+                self._remember(key, done)
+            turn.merge(done)
         return Prepared(text="\n".join(turn.lines), images=tuple(turn.images), sensitive=turn.sensitive,
                         kinds=tuple(dict.fromkeys(turn.kinds)), needs=frozenset(turn.needs),
                         refused=tuple(turn.refused), stored=turn.stored)
