@@ -327,3 +327,47 @@ async def test_files_lists_what_is_kept_and_files_forget_deletes_it(
         answer = await tg.wait_for_reply(ALICE, int(forget["message"]["message_id"]))
         assert answer.text == "Deleted 1 file you sent, and their records."
         assert await stored_files(app) == [] and not folder.exists()
+
+
+async def test_a_photo_in_a_group_reaches_an_anthropic_vision_model_and_is_kept_for_that_group(
+    tmp_path: Path, tg: GroupTelegram, model_server: ScriptedModelServer, cloud_server: ScriptedModelServer
+) -> None:
+    picture = png_image(rgb=(0, 0, 255))
+    models = {"localtext": local_model(model_server, abilities=["tools"]),
+              "claude": {"provider": "anthropic", "base_url": cloud_server.anthropic_base_url, "model": "claude-x",
+                         "location": "cloud", "tier": 2, "api_key": "sk-test-not-a-real-key", "max_retries": 0,
+                         "abilities": ["tools", "vision"]}}
+    config = group_config(tmp_path / "home", model_server, telegram=telegram_section(tg), models=models,
+                          owners=[f"telegram:{ALICE}"], allowed_chats=[f"telegram:{TEAM}"])
+    cloud_server.enqueue_text("A blue square.")
+    async with start_app(config) as app:
+        update = tg.push_message(TEAM, "supergroup", ALICE, "Alice", f"@{tg.bot_username} what colour is it?",
+                                 photo=picture, chat_title="Team")
+        reply = await tg.wait_for_reply(TEAM, int(update["message"]["message_id"]))
+        assert reply.text.endswith("A blue square.")
+        expected = "data:image/png;base64," + base64.b64encode(picture).decode()
+        assert cloud_server.image_parts() == [("anthropic", expected)]
+        [stored] = await stored_files(app)
+        assert (stored.visibility, stored.chat_key) == ("group", f"telegram:{TEAM}")
+
+
+@pytest.mark.skipif(not FFMPEG, reason="ffmpeg is not installed (scripts/test.sh installs it)")
+async def test_a_video_goes_to_a_video_model_when_one_is_configured(
+    tmp_path: Path, tg: GroupTelegram, model_server: ScriptedModelServer, cloud_server: ScriptedModelServer
+) -> None:
+    clip = tiny_video(tmp_path, sound=False)
+    with ScriptedModelServer() as video_server:
+        models = {"localtext": local_model(model_server, abilities=["tools"]),
+                  "cloudvision": cloud_model(cloud_server, abilities=["tools", "vision"]),
+                  "cloudvideo": cloud_model(video_server, model="standin-video", abilities=["tools", "video"],
+                                            price_input=3.0)}
+        config = group_config(tmp_path / "home", model_server, telegram=telegram_section(tg), models=models,
+                              owners=[f"telegram:{ALICE}"], media={"video_frames": 2})
+        video_server.enqueue_text("A test pattern.")
+        async with start_app(config):
+            update = tg.push_message(ALICE, "private", ALICE, "Alice", "what is it?", video=("clip.mp4", clip))
+            reply = await tg.wait_for_reply(ALICE, int(update["message"]["message_id"]))
+        assert "(The video was looked at by cloudvideo.)" in reply.text
+        assert len(video_server.image_parts()) == 2 and cloud_server.requests == []
+        new_message = str(video_server.requests[-1].body["messages"][-1]["content"][0]["text"])
+        assert "[video clip.mp4: 2 frames attached, spread over the clip; no sound]" in new_message
