@@ -18,7 +18,9 @@ import time
 from collections.abc import Callable
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.exc import SQLAlchemyError
 
+from assistant.errors import StorageError
 from assistant.inbox import PENDING_STATES
 from assistant.leases import Leases
 from assistant.storage.db import Database
@@ -29,6 +31,8 @@ __all__ = ["Adopter", "DatabaseLanes"]
 log = logging.getLogger(__name__)
 
 ADOPT_BATCH = 1000
+ACQUIRE_RETRY_S = 0.5
+ACQUIRE_RETRY_MAX_S = 10.0
 _MESSAGES = table_of(Message)
 _UNANSWERED = select(_MESSAGES.c.id).where(
     _MESSAGES.c.id.in_(bindparam("ids", expanding=True)), _MESSAGES.c.status.in_(PENDING_STATES))
@@ -48,7 +52,16 @@ class DatabaseLanes:
         self._leases = leases
 
     async def acquire(self, key: str) -> None:
-        await self._leases.acquire(_lane_lease(key))
+        pause = ACQUIRE_RETRY_S
+        while True:
+            try:
+                await self._leases.acquire(_lane_lease(key))
+                return
+            except (StorageError, SQLAlchemyError, OSError) as exc:
+                # The lane's messages stay in this process's hands: wait for the database rather than drop them.
+                log.warning("taking lane %s failed (%s); retrying in %.0f s", key, exc, pause)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, ACQUIRE_RETRY_MAX_S)
 
     async def release(self, key: str) -> None:
         await self._leases.release(_lane_lease(key))

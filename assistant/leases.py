@@ -27,7 +27,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from assistant.storage.db import Database
 from assistant.storage.tables import Base
 
-__all__ = ["DEFAULT_TTL_S", "Leader", "LeaseRow", "Leases", "WorkerRow", "holder_id", "read_leases", "read_workers"]
+__all__ = ["DEFAULT_TTL_S", "Leader", "LeaseRow", "Leases", "WorkerRow", "describe_processes", "holder_id",
+           "read_leases", "read_workers"]
 
 log = logging.getLogger(__name__)
 
@@ -233,6 +234,23 @@ async def read_leases(db: Database) -> list[LeaseRow]:
     async with db.transaction() as conn:
         rows = (await conn.execute(_LEASES)).all()
     return [LeaseRow(r.name, r.holder, _utc(r.expires_at)) for r in rows]
+
+
+async def describe_processes(db: Database) -> list[dict[str, Any]]:
+    """Every daemon process on this database and what it holds (``teamclaw status``, the dashboard): receivers by
+    name, member lanes counted."""
+    leases = await read_leases(db)
+    out = []
+    for worker in await read_workers(db):
+        held = [lease.name for lease in leases if lease.holder == worker.id]
+        out.append({"id": worker.id, "host": worker.host, "pid": worker.pid, "alive": worker.alive,
+                    "started_at": worker.started_at.isoformat(), "heartbeat_at": worker.heartbeat_at.isoformat(),
+                    "channels": worker.info.get("channels", []), "queue_depth": worker.info.get("queue_depth", 0),
+                    "receivers": [name.removeprefix("receiver:") for name in held if name.startswith("receiver:")],
+                    "singletons": [name.removeprefix("singleton:") for name in held
+                                   if name.startswith("singleton:")],
+                    "lanes": sum(1 for name in held if name.startswith("lane:"))})
+    return out
 
 
 def _utc(value: datetime) -> datetime:

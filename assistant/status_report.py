@@ -61,7 +61,9 @@ async def collect_status(cfg: Config) -> dict[str, Any]:
                                    .where(ModelCall.created_at >= since))).one()
             report["usage_24h"] = {"calls": row[0], "cost": round(float(row[1]), 4), "tokens": int(row[2])}
         if not db.is_sqlite:
-            report["processes"] = await _processes(db)
+            from assistant.leases import describe_processes
+
+            report["processes"] = await describe_processes(db)
     finally:
         await db.aclose()
     health = report["daemon"].get("models") or {}
@@ -70,23 +72,6 @@ async def collect_status(cfg: Config) -> dict[str, Any]:
                                    "latency_ms": health[name].get("latency_ms")} if name in health else {})}
                         for name, m in cfg.all_models().items()}
     return report
-
-
-async def _processes(db: Database) -> list[dict[str, Any]]:
-    """Every daemon process on this database (PostgreSQL) and the leases it holds: receivers by name, lanes
-    counted."""
-    from assistant.leases import read_leases, read_workers
-
-    leases = await read_leases(db)
-    out = []
-    for worker in await read_workers(db):
-        held = [lease.name for lease in leases if lease.holder == worker.id]
-        out.append({"id": worker.id, "host": worker.host, "pid": worker.pid, "alive": worker.alive,
-                    "started_at": worker.started_at.isoformat(), "heartbeat_at": worker.heartbeat_at.isoformat(),
-                    "channels": worker.info.get("channels", []), "queue_depth": worker.info.get("queue_depth", 0),
-                    "receivers": [name.removeprefix("receiver:") for name in held if name.startswith("receiver:")],
-                    "lanes": sum(1 for name in held if name.startswith("lane:"))})
-    return out
 
 
 def print_status(report: dict[str, Any], out: Console) -> None:
@@ -117,10 +102,10 @@ def print_status(report: dict[str, Any], out: Console) -> None:
     out.print(models)
     processes = report.get("processes")
     if processes is not None:
-        table = Table("process", "alive", "last heartbeat", "receives", "member lanes", "queue")
+        table = Table("process", "alive", "last heartbeat", "receives", "runs", "member lanes", "queue")
         for p in processes:
             table.add_row(f"{p['host']}:{p['pid']}", "yes" if p["alive"] else "NO (leases expire)",
-                          p["heartbeat_at"], ", ".join(p["receivers"]) or "-", str(p["lanes"]),
-                          str(p["queue_depth"]))
+                          p["heartbeat_at"], ", ".join(p["receivers"]) or "-", ", ".join(p["singletons"]) or "-",
+                          str(p["lanes"]), str(p["queue_depth"]))
         out.print(f"{len(processes)} process(es) on this database:")
         out.print(table)

@@ -1,5 +1,6 @@
-"""One poller per bot across processes: two Telegram channels on one PostgreSQL through the real PTB Bot against the
-stand-in; only the holder of the receiver lease polls, and the other takes over on a clean stop or a stall."""
+"""One receiver per bot or app across processes, on one PostgreSQL: two Telegram channels (the real PTB Bot against
+the stand-in) where only the holder of the receiver lease polls and the other takes over on a clean stop or a stall;
+two Feishu channels where only the holder opens the long connection (lark-oapi's real ws client)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ import pytest
 
 from assistant.config import TelegramConfig
 from assistant.leases import Leader, Leases, read_leases
+from assistant.messages import Inbound
 from assistant.storage.db import Database
+from channels.feishu import FeishuChannel
 from channels.telegram import TelegramChannel
+from tests.standins.feishu_server import FakeFeishu, FeishuPusher, feishu_config
 from tests.standins.postgres import PostgresServer, postgres_bin, running_postgres
 from tests.standins.telegram_server import FakeTelegram, RecordingDeliver
 
@@ -119,3 +123,42 @@ async def test_a_stalled_leader_is_replaced_and_stops_polling(db: Database, fake
         await second.stop()
         await stalled.aclose()
         await standby.aclose()
+
+
+async def test_only_the_leader_holds_the_feishu_long_connection(db: Database) -> None:
+    first_leases, second_leases = Leases(db, ttl_s=30), Leases(db, ttl_s=30)
+    await first_leases.start()
+    await second_leases.start()
+    pusher = FeishuPusher("http://127.0.0.1:1/unused", "", "")
+    got: dict[str, list[str]] = {"first": [], "second": []}
+
+    def deliver_to(name: str) -> Any:
+        async def deliver(msg: Inbound) -> bool:
+            got[name].append(msg.text)
+            return True
+        return deliver
+
+    with FakeFeishu() as platform:
+        channels = []
+        for leases in (first_leases, second_leases):
+            channel = FeishuChannel(feishu_config(platform, mode="ws"))
+            assert channel.receive_as_leader(Leader(leases, "receiver:feishu")) is True
+            channels.append(channel)
+        first, second = channels
+        try:
+            await first.start(deliver_to("first"))
+            await asyncio.to_thread(platform.ws.wait_for_connections, 1, WAIT_S)
+            await second.start(deliver_to("second"))  # returns at once: it stands by
+            event = pusher.message_event(chat_id="oc_dm", sender="ou_alice", text="one", chat_type="p2p")
+            assert (await platform.ws.push(event))["code"] == 200
+            assert got == {"first": ["one"], "second": []} and platform.ws.connection_count == 1
+            await first.stop()  # steps down: the standby connects
+            await asyncio.to_thread(platform.ws.wait_for_connections, 2, WAIT_S)
+            event = pusher.message_event(chat_id="oc_dm", sender="ou_alice", text="two", chat_type="p2p")
+            assert (await platform.ws.push(event))["code"] == 200
+            assert got == {"first": ["one"], "second": ["two"]}
+        finally:
+            await first.stop()
+            await second.stop()
+            await first_leases.aclose()
+            await second_leases.aclose()

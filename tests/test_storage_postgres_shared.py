@@ -175,6 +175,7 @@ async def test_status_lists_every_process_and_what_it_holds(postgres: PostgresSe
     try:
         await leases.try_acquire("receiver:telegram")
         await leases.try_acquire("lane:telegram:-100:7")
+        await leases.try_acquire("singleton:heartbeat")
         report = await collect_status(config)
     finally:
         await leases.aclose()
@@ -182,6 +183,7 @@ async def test_status_lists_every_process_and_what_it_holds(postgres: PostgresSe
     [process] = report["processes"]
     assert process["alive"] and process["receivers"] == ["telegram"] and process["lanes"] == 1
     assert process["channels"] == ["telegram"] and process["queue_depth"] == 3
+    assert process["singletons"] == ["heartbeat"]
     out = Console(record=True, width=200)
     print_status(report, out)
     assert "1 process(es) on this database" in out.export_text()

@@ -93,6 +93,11 @@ class _Dashboard:
         if isinstance(daemon.get("queue_depth"), int):
             queue["dispatch_waiting"] = daemon["queue_depth"]  # turns waiting in the daemon's memory queue
         queue.update(daemon.get("queue") or {})
+        processes = None
+        if not self.services.db.is_sqlite:
+            from assistant.leases import describe_processes
+
+            processes = await describe_processes(self.services.db)  # several processes on one PostgreSQL
         return JSONResponse({
             "version": __version__,
             "now": now.isoformat(),
@@ -102,6 +107,7 @@ class _Dashboard:
             "queue": queue,
             "models": sorted(models.values(), key=lambda m: str(m["model"])),
             "status_error": status_error,
+            "processes": processes,
         })
 
     async def usage(self, request: Request) -> JSONResponse:

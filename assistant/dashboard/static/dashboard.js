@@ -50,6 +50,11 @@ function renderHealth(h) {
   queue.replaceChildren(...Object.entries(h.queue).map(([k, v]) => {
     const div = el("div"); div.appendChild(el("b", v)); div.appendChild(el("span", k.replace(/_/g, " "), "muted")); return div;
   }));
+  document.getElementById("processes-section").hidden = !h.processes;
+  if (h.processes) fill("processes", h.processes.map((p) => row([
+    p.host + ":" + p.pid, el("span", p.alive ? "yes" : "no (leases expire)", p.alive ? "ok" : "bad"),
+    when(p.heartbeat_at), p.receivers.join(", "), p.singletons.join(", "), p.lanes,
+  ])), "no process reported");
   fill("models", h.models.map((m) => row([
     m.model, m.location || "",
     m.reachable === undefined ? el("span", "unknown", "muted") : el("span", m.reachable ? "yes" : "no", m.reachable ? "ok" : "bad"),
