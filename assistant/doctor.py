@@ -43,11 +43,32 @@ async def run_doctor(config_file: str | None, out: Console) -> bool:
     report.ok("configuration")
     await _storage(cfg, report)
     await _models(cfg, report)
+    _media(cfg, report)
     async with httpx.AsyncClient(timeout=CHECK_TIMEOUT_S) as client:
         await _telegram(cfg, client, report)
         await _feishu(cfg, client, report)
     out.print("all good" if not report.problems else f"{report.problems} problem(s) found")
     return report.problems == 0
+
+
+def _media(cfg: Config, report: _Report) -> None:
+    """What members' files will become here: a missing part is a warning (the file is still stored and named)."""
+    if not cfg.media.enabled:
+        return
+    from assistant.media.ocr import ocr_available
+    from assistant.media.video import FFMPEG_HINT, ffmpeg_available
+
+    if ffmpeg_available():
+        report.ok("media: ffmpeg (videos become frames and a transcript)")
+    else:
+        report.warn("media: ffmpeg not found, videos are stored but not looked at", FFMPEG_HINT)
+    if not cfg.media.transcribe_url:
+        report.warn("media: no speech-to-text endpoint, voice notes are stored but not transcribed",
+                    "set media.transcribe_url to an OpenAI-compatible API root with /audio/transcriptions "
+                    "(a local whisper server)")
+    if cfg.media.ocr and not ocr_available():
+        report.warn("media: no OCR, the text in pictures is not read",
+                    "pip install 'teamclaw[ocr]' (or set media.ocr = false)")
 
 
 async def _storage(cfg: Config, report: _Report) -> None:

@@ -164,3 +164,21 @@ async def test_a_burst_restarting_the_turn_does_not_fetch_or_read_a_file_twice(
         await media.aclose()
     finally:
         await db.aclose()
+
+
+async def test_doctor_says_what_members_files_will_become(tmp_path: Path) -> None:
+    import io
+
+    from rich.console import Console
+
+    from assistant.doctor import run_doctor
+    from assistant.media import ffmpeg_available
+    from tests.conftest import write_config
+
+    path = write_config(tmp_path / "home", {"media": {"ocr": False}})
+    out = io.StringIO()
+    await run_doctor(str(path), Console(file=out, width=200, color_system=None))
+    said = out.getvalue()
+    assert "voice notes are stored but not transcribed" in said and "media.transcribe_url" in said
+    assert ("ok   media: ffmpeg" in said) == ffmpeg_available()
+    assert "no OCR" not in said  # turned off: nothing to warn about
