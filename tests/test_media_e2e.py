@@ -136,7 +136,7 @@ async def test_a_sensitive_pdf_is_read_locally_and_never_reaches_a_cloud_model(
         await tg.wait_for_reply(ALICE, asked)
         assert cloud_server.requests == []
         [turn] = turn_requests(model_server)
-        assert "[document record.pdf, 1 pages, its text]" in turn.new_message
+        assert "[document record.pdf, 1 page, its text:]" in turn.new_message
         assert "13812345678" in turn.new_message  # the local model reads the PDF's text
         [stored] = await stored_files(app)
         assert stored.sensitive and {"phone", "id_card"} <= set(stored.sensitivity_kinds)

@@ -11,7 +11,16 @@ import pytest
 
 from assistant.config import Config, MediaConfig, ModelConfig
 from assistant.errors import PrivacyViolation
-from assistant.media import FileStore, Media, Received, Transcriber, document_text, sniff_mime, type_allowed
+from assistant.media import (
+    FileStore,
+    Media,
+    Received,
+    Transcriber,
+    document_text,
+    sniff_mime,
+    too_large_reason,
+    type_allowed,
+)
 from assistant.messages import Attachment, ChatKind, MemberScope
 from assistant.providers.anthropic import AnthropicProvider
 from assistant.providers.base import ChatMessage, ImagePart, ModelRequest
@@ -182,3 +191,10 @@ async def test_doctor_says_what_members_files_will_become(tmp_path: Path) -> Non
     assert "voice notes are stored but not transcribed" in said and "media.transcribe_url" in said
     assert ("ok   media: ffmpeg" in said) == ffmpeg_available()
     assert "no OCR" not in said  # turned off: nothing to warn about
+
+
+def test_refusals_speak_to_the_member() -> None:
+    assert too_large_reason("the picture", 31_400_000, 20_000_000) == (
+        "The picture is 31.4 MB, more than the 20.0 MB I accept, so I did not take it. Send a smaller file or a "
+        "link to it.")
+    assert too_large_reason("big.pdf", 8_000, 2_000).startswith("big.pdf is 8 KB, more than the 2 KB I accept")

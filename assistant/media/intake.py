@@ -97,8 +97,12 @@ class _Turn:
 
 
 def too_large_reason(name: str, size: int, limit: int) -> str:
-    return (f"{name} is {_megabytes(size)}, more than the {_megabytes(limit)} I accept, so I did not take it. "
-            "Send a smaller file or a link to it.")
+    return _sentence(f"{name} is {_megabytes(size)}, more than the {_megabytes(limit)} I accept, so I did not "
+                     "take it. Send a smaller file or a link to it.")
+
+
+def _sentence(text: str) -> str:
+    return "The" + text[3:] if text.startswith("the ") else text
 
 
 class Media:
@@ -172,10 +176,12 @@ class Media:
 
     async def _one(self, scope: MemberScope, item: Received, turn: _Turn, local_only: bool) -> None:
         attachment = item.attachment
-        name = attachment.name or f"the {_KIND_WORDS.get(attachment.kind, 'file')}"
+        word = _KIND_WORDS.get(attachment.kind, "file")
+        name = attachment.name or f"(unnamed {word})"  # for the model
+        spoken = attachment.name or f"the {word}"  # for the member
         limit = self._config.max_bytes
         if attachment.size is not None and attachment.size > limit:
-            raise FileRefused(too_large_reason(name, attachment.size, limit))
+            raise FileRefused(too_large_reason(spoken, attachment.size, limit))
         channel = self._channels.get(scope.channel)
         if not isinstance(channel, FetchesFiles):
             turn.lines.append(f"[{name}: this chat platform does not let me download files]")
@@ -191,10 +197,10 @@ class Media:
             self._unread(attachment, turn)
             return
         if len(data) > limit:
-            raise FileRefused(too_large_reason(name, len(data), limit))
+            raise FileRefused(too_large_reason(spoken, len(data), limit))
         mime = sniff_mime(data[:_SNIFF_BYTES], attachment.mime)
         if not type_allowed(mime, self._config.allowed_types):
-            raise FileRefused(f"{name} is a {mime} file, which I do not take; nothing was stored.")
+            raise FileRefused(_sentence(f"{spoken} is a {mime} file, which I do not take; nothing was stored."))
         kind = _kind_of(mime, attachment.kind)
         saved = await self._store.save(scope, data, kind=kind, mime=mime, name=attachment.name or "",
                                        sensitive=local_only, kinds=(LOCAL_ONLY,) if local_only else ())
@@ -206,14 +212,14 @@ class Media:
             words = await self._reader.read(data) if self._reader is not None else ""
             if words:
                 texts.append(words)
-                turn.lines.append(f"[{name}: picture attached; the text in it]\n{words}")
+                turn.lines.append(f"[picture {name} attached; the text in it:]\n{words}")
             else:
-                turn.lines.append(f"[{name}: picture attached]")
+                turn.lines.append(f"[picture {name} attached]")
         elif kind == "audio":
             transcript = await self._transcript(data, mime, local_only, turn, name)
             if transcript:
                 texts.append(transcript)
-                turn.lines.append(f"[voice message {name}, transcript]\n{transcript}")
+                turn.lines.append(f"[recording {name}, transcript:]\n{transcript}")
         elif kind == "video":
             texts += await self._video(saved.path, name, local_only, turn)
         else:
@@ -223,9 +229,9 @@ class Media:
                 turn.lines.append(f"[{name}: {mime} file stored; no text could be read from it]")
             else:
                 texts.append(extracted.text)
-                pages = f", {extracted.pages} pages" if extracted.pages else ""
+                pages = f", {extracted.pages} page{'s' if extracted.pages != 1 else ''}" if extracted.pages else ""
                 cut = " (cut short)" if extracted.cut else ""
-                turn.lines.append(f"[document {name}{pages}, its text{cut}]\n{extracted.text}")
+                turn.lines.append(f"[document {name}{pages}, its text{cut}:]\n{extracted.text}")
         found = tuple(dict.fromkeys(f.kind for text in texts for f in scan(text)))
         if found:
             # What it says holds personal data: the file and this turn stay on this machine.
