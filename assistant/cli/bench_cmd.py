@@ -30,6 +30,7 @@ PROFILES: dict[str, tuple[str, tuple[str, ...]]] = {
     "local": ("bench_local_models", ()),
     "scaleout": ("bench_scaleout", ()),
     "lean": ("bench_lean", ()),
+    "media": ("bench_media", ()),
 }
 _CHECKOUT = Path(__file__).resolve().parents[2]
 
