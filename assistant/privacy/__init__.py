@@ -5,11 +5,14 @@ before it picks a model."""
 from __future__ import annotations
 
 from assistant.privacy.checksums import cn_id_check_ok, iban_ok, luhn_ok
-from assistant.privacy.detector import DETECTOR_VERSION, MIN_CONFIDENCE, PrivacyDetector, scan
+from assistant.privacy.classifier import CONTEXT_KINDS
+from assistant.privacy.detector import DEFAULT_THRESHOLD, DETECTOR_VERSION, MIN_CONFIDENCE, PrivacyDetector, scan
 from assistant.privacy.finding import KIND_LABELS, REDACTABLE_KINDS, Finding
 from assistant.privacy.second_opinion import SECOND_OPINION_SCHEMA, second_opinion
 
 __all__ = [
+    "CONTEXT_KINDS",
+    "DEFAULT_THRESHOLD",
     "DETECTOR_VERSION",
     "KIND_LABELS",
     "MIN_CONFIDENCE",

@@ -29,7 +29,7 @@ KIND_LABELS: dict[str, str] = {
     "legal": "legal matters",
     "hr": "HR matters",
     "family": "family and relationships",
-    "whereabouts": "whereabouts",
+    "whereabouts": "where a person is or lives",
     "identity": "identity details",
     "correspondence": "private correspondence",
 }

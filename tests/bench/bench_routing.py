@@ -1,11 +1,14 @@
-"""Routing benchmark on the labelled set: privacy recall and precision, routing (difficulty) accuracy, per-call
-routing latency, and the cost of the routed plan against sending everything to the strongest cloud model.
+"""Routing benchmark: privacy recall and false-positive rate per language and per kind on the held-apart split of
+the privacy set, per-call decision latency, routing (difficulty) accuracy and the cost of the routed plan against
+sending everything to the strongest cloud model.
 
 Nothing is sent anywhere: the router's ``decide`` is the whole per-call decision (detectors, difficulty, model
-choice) without the optional local second opinion. Latency is measured three ways: the message alone, a full
-agent-sized request (system prompt + 20 history messages + the message) with a cold detector cache, and the same
-with a warm cache (the history was scanned on an earlier step, as happens inside a turn).
-Run: ``python -m tests.bench.bench_routing [--set tests/data/routing_set.jsonl] [--json]``
+choice) without the optional local second opinion. Latency is measured on the held-apart messages one by one (a
+cold detector cache: every text is new), on a full agent-sized request (system prompt + 20 history messages + the
+message) with a cold cache, and on the same with a warm cache (the history was scanned on an earlier step).
+``--set FILE`` runs any JSON-lines file whose rows have at least ``text`` and ``private`` (``lang``, ``kind``,
+``split`` and ``difficulty`` are used when present; rows with a ``split`` are read from its "held" part only).
+Run: ``teamclaw bench routing [--set FILE] [--json]``
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -26,6 +31,8 @@ from assistant.storage.db import Database
 from tests.bench.common import bench_home, percentile, print_figures
 
 DEFAULT_SET = Path(__file__).resolve().parents[1] / "data" / "routing_set.jsonl"
+PRIVACY_SET = DEFAULT_SET.with_name("privacy_set.jsonl")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
 NOWHERE = "http://127.0.0.1:9/v1"
 # A typical team setup, priced per million tokens: a 7B model on the team's machine, a mid cloud model and a
 # frontier one.
@@ -47,6 +54,63 @@ def _load(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+def _lang(row: dict[str, Any]) -> str:
+    return str(row.get("lang") or ("zh" if _CJK.search(str(row["text"])) else "en"))
+
+
+def _rate(hits: int, total: int) -> float | None:
+    return round(hits / total, 4) if total else None
+
+
+def privacy_figures(rows: list[dict[str, Any]], router: Router) -> dict[str, Any]:
+    """Recall and false-positive rate per language and per kind, and the decision time of each message."""
+    if any("split" in r for r in rows):
+        rows = [r for r in rows if r.get("split") == "held"]
+    counts: dict[str, list[int]] = {}  # key -> [flagged, total]
+    found_on_negatives: dict[str, int] = {}
+    decision_ms: list[float] = []
+    decision_cpu_ms: list[float] = []
+    missed: list[str] = []
+    for row in rows:
+        text, actual = str(row["text"]), bool(row["private"])
+        cpu_started = time.thread_time()
+        route, ms = _timed(router, ModelRequest(messages=(ChatMessage("user", text),)))
+        decision_cpu_ms.append((time.thread_time() - cpu_started) * 1000)
+        decision_ms.append(ms)
+        lang = _lang(row)
+        keys = [f"{lang} {'recall' if actual else 'FPR'}"]
+        if actual:
+            keys.append(f"recall {row.get('kind', 'private')}")
+        for key in keys:
+            tally = counts.setdefault(key, [0, 0])
+            tally[0] += route.private
+            tally[1] += 1
+        if actual and not route.private and len(missed) < 10:
+            missed.append(text[:100])
+        if not actual:
+            for kind in route.findings:
+                found_on_negatives[kind] = found_on_negatives.get(kind, 0) + 1
+    private = sum(1 for r in rows if r["private"])
+    figures: dict[str, Any] = {"privacy rows": len(rows), "privacy rows private": private}
+    for lang in sorted({_lang(r) for r in rows}):
+        for measure in ("recall", "FPR"):
+            flagged, total = counts.get(f"{lang} {measure}", [0, 0])
+            figures[f"{lang} {measure}"] = _rate(flagged, total)
+            figures[f"{lang} {measure} n"] = total
+    figures["recall by kind"] = {k.removeprefix("recall "): f"{_rate(*v)} of {v[1]}"
+                                 for k, v in sorted(counts.items()) if k.startswith("recall ")}
+    figures["kinds found on non-private rows"] = found_on_negatives
+    figures["decision p50 ms (one message, cold cache)"] = round(percentile(decision_ms, 50), 3)
+    figures["decision p99 ms (one message, cold cache)"] = round(percentile(decision_ms, 99), 3)
+    # On a shared machine the wall clock also counts time the scheduler gave to other processes; the thread's CPU
+    # time is what the decision itself costs.
+    figures["decision p50 ms CPU time"] = round(percentile(decision_cpu_ms, 50), 3)
+    figures["decision p99 ms CPU time"] = round(percentile(decision_cpu_ms, 99), 3)
+    figures["load average (1 min) at the end"] = round(os.getloadavg()[0], 2)
+    figures["missed private (first 10)"] = missed
+    return figures
+
+
 def _cost(model: ModelConfig, tokens_in: int, tokens_out: int) -> float:
     return (tokens_in * model.price_input + tokens_out * model.price_output) / 1_000_000
 
@@ -66,60 +130,53 @@ def _timed(router: Router, request: ModelRequest) -> tuple[Route, float]:
     return route, (time.perf_counter() - started) * 1000
 
 
-async def run(set_path: Path) -> dict[str, Any]:
-    rows = _load(set_path)
+async def run(set_path: Path | None) -> dict[str, Any]:
     with bench_home({"models": MODELS}) as config_path:
         config: Config = load_config(config_path)
         db = Database("sqlite+aiosqlite:///:memory:")
-        router = Router(config, db)
-        models = config.all_models()
-        strongest = max((n for n, m in models.items() if m.location == "cloud"), key=lambda n: models[n].tier)
-        public_history = [r["text"] for r in rows if not r["private"]][:20]
-        tp = fp = fn = tn = right = leaks = 0
-        message_ms: list[float] = []
-        cold_ms: list[float] = []
-        warm_ms: list[float] = []
-        routed_cost = baseline_cost = 0.0
-        by_model: dict[str, int] = {}
-        misses: list[str] = []
-        for row in rows:
-            text = str(row["text"])
-            route, ms = _timed(router, ModelRequest(messages=(ChatMessage("user", text),)))
-            message_ms.append(ms)
-            fresh = Router(config, db)  # empty detector cache: every history message is scanned
-            request = _full_request(text, public_history)
-            _, cold = _timed(fresh, request)
-            cold_ms.append(cold)
-            _, warm = _timed(fresh, request)
-            warm_ms.append(warm)
-            predicted, actual = route.private, bool(row["private"])
-            tp += predicted and actual
-            fp += predicted and not actual
-            fn += actual and not predicted
-            tn += not predicted and not actual
-            if actual and route.location == "cloud":
-                leaks += 1
-            if actual and not predicted:
-                misses.append(str(row["id"]))
-            right += route.difficulty == row["difficulty"]
-            by_model[route.model] = by_model.get(route.model, 0) + 1
-            tokens_in = sum(estimate_tokens(m.content) for m in request.messages)
-            tokens_out = OUTPUT_TOKENS[str(row["difficulty"])]
-            routed_cost += _cost(models[route.model], tokens_in, tokens_out)
-            baseline_cost += _cost(models[strongest], tokens_in, tokens_out)
-        await router.aclose()
-        await db.aclose()
-    n = len(rows)
+        try:
+            if set_path is not None:
+                rows = _load(set_path)
+                figures = privacy_figures(rows, Router(config, db))
+                if all("difficulty" in r for r in rows):
+                    figures.update(_routing_figures(rows, config, db))
+                return figures
+            figures = privacy_figures(_load(PRIVACY_SET), Router(config, db))
+            figures.update(_routing_figures(_load(DEFAULT_SET), config, db))
+            return figures
+        finally:
+            await db.aclose()
+
+
+def _routing_figures(rows: list[dict[str, Any]], config: Config, db: Database) -> dict[str, Any]:
+    """Difficulty accuracy, agent-sized request latency and cost on a set labelled with ``difficulty``."""
+    router = Router(config, db)
+    models = config.all_models()
+    strongest = max((n for n, m in models.items() if m.location == "cloud"), key=lambda n: models[n].tier)
+    public_history = [r["text"] for r in rows if not r["private"]][:20]
+    right = 0
+    cold_ms: list[float] = []
+    warm_ms: list[float] = []
+    routed_cost = baseline_cost = 0.0
+    by_model: dict[str, int] = {}
+    for row in rows:
+        text = str(row["text"])
+        route, _ = _timed(router, ModelRequest(messages=(ChatMessage("user", text),)))
+        fresh = Router(config, db)  # empty detector cache: every history message is scanned
+        request = _full_request(text, public_history)
+        _, cold = _timed(fresh, request)
+        cold_ms.append(cold)
+        _, warm = _timed(fresh, request)
+        warm_ms.append(warm)
+        right += route.difficulty == row["difficulty"]
+        by_model[route.model] = by_model.get(route.model, 0) + 1
+        tokens_in = sum(estimate_tokens(m.content) for m in request.messages)
+        tokens_out = OUTPUT_TOKENS[str(row["difficulty"])]
+        routed_cost += _cost(models[route.model], tokens_in, tokens_out)
+        baseline_cost += _cost(models[strongest], tokens_in, tokens_out)
     return {
-        "messages": n,
-        "private (labelled)": tp + fn,
-        "privacy recall": round(tp / (tp + fn), 4) if tp + fn else None,
-        "privacy precision": round(tp / (tp + fp), 4) if tp + fp else None,
-        "missed private ids": misses,
-        "private messages routed to cloud": leaks,
-        "routing (difficulty) accuracy": round(right / n, 4),
-        "routing p50 ms (message only)": round(percentile(message_ms, 50), 3),
-        "routing p99 ms (message only)": round(percentile(message_ms, 99), 3),
+        "routing set rows": len(rows),
+        "routing (difficulty) accuracy": round(right / len(rows), 4),
         "routing p50 ms (full request, cold cache)": round(percentile(cold_ms, 50), 3),
         "routing p99 ms (full request, cold cache)": round(percentile(cold_ms, 99), 3),
         "routing p50 ms (full request, warm cache)": round(percentile(warm_ms, 50), 3),
@@ -133,8 +190,9 @@ async def run(set_path: Path) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--set", type=Path, default=DEFAULT_SET, help="labelled JSON lines (id, text, private, "
-                                                                     "difficulty)")
+    parser.add_argument("--set", type=Path, default=None,
+                        help="labelled JSON lines with at least text and private (default: the held-apart split "
+                             "of tests/data/privacy_set.jsonl, then tests/data/routing_set.jsonl)")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     args = parser.parse_args()
     figures = asyncio.run(run(args.set))

@@ -746,6 +746,15 @@ ZH_TECH = [
     "给{company}的服务加个健康检查接口", "服务器又病了，重启一下worker", "跑一下测试，看看失败的症状",
     "这个bug的病根在哪？", "构建流水线发烧了，每个任务都超时{k}分钟", "这周谁值班？", "好的", "谢谢！", "收到",
     "{time}见", "计费接口的契约测试{day}挂了", "{topic}这个库用的什么许可证？", "代码体检报告出来了，重复率{k}%",
+    "我马上到", "我先下了，{day}见", "我觉得这个方案可以", "我同意{first}的看法", "我看一下再回你", "我手机没电了，晚点回",
+    "我在开会，{time}以后找我", "我这边测过了没问题", "我把文档发群里了", "我号码没变，还是之前那个", "我到公司了",
+    "我的电脑又卡了", "我更喜欢第二版设计", "我今天在家办公", "我的代码已经合进去了", "我号召大家{day}一起吃饭",
+]
+EN_CHAT = [
+    "I'm on my way", "I'll be 5 minutes late to the sync", "I agree with {first}", "I'll take a look and get back to you",
+    "my laptop battery died, back soon", "I'm in a meeting until {time}", "I tested it on my machine, works fine",
+    "I posted the doc in the channel", "my number hasn't changed", "I'm at the office", "my build is green now",
+    "I like the second design better", "I'm working from home today", "my PR got merged", "I vote for pizza on {day}",
 ]
 
 
@@ -810,7 +819,7 @@ def build() -> list[dict[str, object]]:
     for lang, plain in (("en", EN_PLAIN_FACTS), ("zh", ZH_PLAIN_FACTS)):
         for fact in plain:
             composed.append((lang, "none", fact, False, partial(_compose, slots, rng, lang, fact)))
-    for lang, frames in (("en", [*EN_NEG_FRAMES, *EN_NEG_WORK, *EN_VIGNETTES, *EN_TECH]),
+    for lang, frames in (("en", [*EN_NEG_FRAMES, *EN_NEG_WORK, *EN_VIGNETTES, *EN_TECH, *EN_CHAT]),
                          ("zh", [*ZH_NEG_FRAMES, *ZH_NEG_WORK, *ZH_VIGNETTES, *ZH_TECH])):
         for frame in frames:
             composed.append((lang, "none", frame, False,

@@ -1,0 +1,210 @@
+"""The learned part of the privacy detector: private context said in words (both languages, both directions), the
+threshold from config, the detector version, the labelled set it was tuned on, `route --stdin` streaming and
+`bench routing --set` on rows with only text and private."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from assistant.cli.main import app
+from assistant.context import DEFAULT_INSTRUCTIONS, DEFAULT_PERSONA
+from assistant.privacy import CONTEXT_KINDS, DETECTOR_VERSION, KIND_LABELS, PrivacyDetector, scan
+from assistant.privacy.classifier import ContextClassifier, default_classifier, write_model
+from tests.bench.bench_routing import run as bench_routing
+from tests.conftest import write_config
+
+ROOT = Path(__file__).resolve().parents[1]
+PRIVACY_SET = ROOT / "tests" / "data" / "privacy_set.jsonl"
+NOWHERE = "http://127.0.0.1:9/v1"
+MODELS: dict[str, Any] = {
+    "small": {"provider": "openai", "base_url": NOWHERE, "model": "qwen2.5-7b", "location": "local", "tier": 1},
+    "cloud": {"provider": "openai", "base_url": NOWHERE, "model": "mid", "tier": 2, "price_input": 1.0,
+              "price_output": 4.0},
+}
+
+
+def kinds(text: str) -> set[str]:
+    return {f.kind for f in scan(text)}
+
+
+@pytest.mark.parametrize(("text", "kind"), [
+    ("What dosage of Ibuprofen should Jodi Martinez take for her joint discomfort, considering her obesity "
+     "diagnosis?", "health"),
+    ("A 108-year-old female patient named Alex reports symptoms of chest pain and shortness of breath. What could "
+     "it be?", "health"),
+    ("I noticed a charge of $20 on my US Bank card ending with 9972 that I don't recognise.", "finance"),
+    ("I'm planning a 7-day trip to Tokyo with my friend Ava in June. My budget is 1353 USD. Can you suggest an "
+     "itinerary?", "whereabouts"),
+    ("Please help me write an appeal: my Instagram account was blocked last week and I can't log in, but I never "
+     "broke any rules.", "identity"),
+    ("Write an email to my colleague Priya Nair reminding her that the March invoices from Acme are still unpaid.",
+     "correspondence"),
+    ("我妈有高血压，最近总是头晕，吃氨氯地平需要注意什么？", "health"),
+    ("我的招商银行信用卡尾号3381被盗刷了2000元，怎么申诉？", "finance"),
+    ("同事王磊下周一到周三请病假，帮我安排一下他的工作。", "hr"),
+    ("我和老公在闹离婚，孩子的抚养权怎么争取？", "family"),
+    ("张伟因为酒驾被拘留了，我们该怎么办？", "legal"),
+])
+def test_private_context_is_found_with_its_kind(text: str, kind: str) -> None:
+    found = scan(text)
+    assert kind in {f.kind for f in found}
+    context = [f for f in found if f.kind in CONTEXT_KINDS]
+    assert context and all(0.5 <= f.confidence <= 1 and 0 <= f.start < f.end <= len(text) for f in context)
+    assert all(f.label != f.kind for f in context)  # every kind has words for the member
+
+
+@pytest.mark.parametrize("text", [
+    "A plaintiff was seriously injured in a collision with a truck owned by the defendant. Which of the following "
+    "is the plaintiff's strongest claim?",
+    "胃癌好发的部位是",
+    "John has $5 and buys 2 apples at $1 each. How much money does he have left?",
+    "小明有10元钱，买了3支笔，每支2元，还剩多少钱？",
+    "下列哪项是糖尿病的典型症状？A.多饮 B.咳嗽 C.腹泻 D.皮疹",
+    "What is the mechanism of action of metformin?",
+    "什么是正当防卫？",
+    "what is 17 times 23?", "give me three ideas for a team lunch", "remember that I prefer green tea",
+    "hello there", "what is the capital of France?",
+])
+def test_general_knowledge_and_ordinary_chat_are_not_private(text: str) -> None:
+    assert scan(text) == ()
+
+
+def test_the_system_prompt_is_not_private() -> None:
+    # Every model request carries it: a finding here would keep every turn off the cloud.
+    assert scan(DEFAULT_PERSONA) == () and scan(DEFAULT_INSTRUCTIONS) == ()
+
+
+def test_a_private_sentence_inside_a_long_text_is_found_where_it_is() -> None:
+    filler = "The release train leaves on Thursday and the changelog is in the wiki. " * 12
+    secret = "My husband was diagnosed with leukemia last month and starts chemo on Monday."
+    text = filler + secret + " " + filler
+    found = [f for f in scan(text) if f.kind in CONTEXT_KINDS]
+    assert {f.kind for f in found} == {"health"}
+    assert any(secret in text[f.start:f.end] for f in found)
+    # Read in windows of about 320 characters: the filler around the secret is not reported.
+    assert all(len(filler) - 320 <= f.start and f.end <= len(filler) + len(secret) + 320 for f in found)
+
+
+def test_the_threshold_decides_context_but_not_identifiers() -> None:
+    text = "Can you remind me to follow up with my dad about his knee?"
+    p = max(s.private for s in default_classifier().score(text))
+    assert 0.002 < p < 0.998, "pick a text the classifier is less sure about"
+
+    def context(threshold: float) -> list[str]:
+        return [f.kind for f in PrivacyDetector(threshold=threshold).scan(text) if f.kind in CONTEXT_KINDS]
+
+    assert context(p - 0.001) and not context(p + 0.001)
+    assert "phone" in {f.kind for f in PrivacyDetector(threshold=0.999).scan("call me on 13812345678")}
+
+
+def test_detector_version_follows_the_weights(tmp_path: Path) -> None:
+    assert isinstance(DETECTOR_VERSION, str) and default_classifier().digest in DETECTOR_VERSION
+    digests = []
+    for bias in (0.0, 0.5):  # a retrained model is another file, hence another version
+        path = tmp_path / f"model-{bias}.bin"
+        write_model(path, classes=("none", "health"), bias=(bias, 0.0), scale=(1.0, 1.0), temperature=1.0,
+                    columns=(bytes([128] * 16), bytes([129] * 16)), meta={})
+        model = ContextClassifier(path)
+        assert model.buckets == 16 and 0 <= model.probabilities("x")["health"] <= 1
+        digests.append(model.digest)
+    assert digests[0] != digests[1]
+
+
+def test_new_kinds_have_labels() -> None:
+    assert all(kind in KIND_LABELS for kind in CONTEXT_KINDS)
+
+
+def test_route_uses_the_configured_threshold(tmp_path: Path) -> None:
+    text = "What dosage of Ibuprofen should Jodi Martinez take for her joint discomfort, considering her obesity " \
+           "diagnosis?"
+    p = max(s.private for s in default_classifier().score(text))
+    strict = write_config(tmp_path / "strict", {"models": MODELS, "routing": {"privacy_threshold": 0.999999}})
+    loose = write_config(tmp_path / "loose", {"models": MODELS})
+    answers = {}
+    for name, config in (("strict", strict), ("loose", loose)):
+        result = CliRunner().invoke(app, ["route", text, "--json", "--config", str(config)])
+        assert result.exit_code == 0, result.output
+        answers[name] = json.loads(result.output)
+    assert answers["loose"]["private"] and answers["loose"]["spans"][0]["kind"] == "health"
+    assert answers["strict"]["private"] is (p >= 0.999999)
+
+
+def test_route_stdin_answers_each_line_before_the_next_arrives(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "home", {"models": MODELS})
+    env = {**os.environ, "HOME": str(tmp_path / "home")}
+    proc = subprocess.Popen([sys.executable, "-m", "assistant.cli.main", "route", "--stdin", "--config", str(config)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=ROOT, env=env)
+    assert proc.stdin is not None and proc.stdout is not None
+
+    def ask(line: str) -> dict[str, Any]:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(line + "\n")
+        proc.stdin.flush()  # the pipe stays open: an answer now proves the line was read and answered alone
+        ready, _, _ = select.select([proc.stdout], [], [], 120)
+        assert ready, "no answer while stdin is still open"
+        answer: dict[str, Any] = json.loads(proc.stdout.readline())
+        return answer
+
+    try:
+        first = ask(json.dumps({"id": "q1", "text": "我的身份证号是110105198806123417，电话13812345678"},
+                               ensure_ascii=False))
+        assert first["id"] == "q1" and first["private"] and first["location"] == "local"
+        assert {"id_card", "phone"} <= {s["kind"] for s in first["spans"]}
+        assert isinstance(first["elapsed_ms"], float)
+        second = ask(json.dumps({"text": "what is 17 times 23?"}))
+        assert second["id"] == 2 and not second["private"] and second["spans"] == []
+        assert "elapsed_ms" in second
+        third = ask("plain text: my salary is 9000 a month")
+        assert third["id"] == 3 and third["private"]
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=60)
+        proc.stdout.close()
+        if proc.stderr is not None:
+            proc.stderr.close()
+    assert proc.returncode == 0
+
+
+async def test_bench_routing_takes_a_set_with_only_text_and_private(tmp_path: Path) -> None:
+    rows = [{"text": "我手机号13812345678", "private": True}, {"text": "what is 17 times 23?", "private": False},
+            {"text": "My therapist says my depression is getting worse.", "private": True},
+            {"text": "胃癌好发的部位是", "private": False}]
+    path = tmp_path / "outside.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    figures = await bench_routing(path)
+    assert figures["privacy rows"] == 4
+    assert (figures["zh recall"], figures["zh FPR"], figures["en recall"], figures["en FPR"]) == (1.0, 0.0, 1.0, 0.0)
+    assert "routing (difficulty) accuracy" not in figures  # no difficulty labels, no difficulty figures
+
+
+def test_the_labelled_set_is_large_mixed_and_split_by_template() -> None:
+    rows = [json.loads(line) for line in PRIVACY_SET.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert len(rows) >= 2000
+    private = sum(1 for r in rows if r["private"])
+    assert 1.4 <= private / (len(rows) - private) <= 2.6  # about 2 private to 1 not
+    for lang in ("en", "zh"):
+        assert sum(1 for r in rows if r["lang"] == lang) >= 800
+    assert {r["kind"] for r in rows if r["private"]} == set(CONTEXT_KINDS)
+    tune = {r["template"] for r in rows if r["split"] == "tune"}
+    held = {r["template"] for r in rows if r["split"] == "held"}
+    assert tune and held and not tune & held  # held-apart phrasing never reached training
+    assert 0.2 <= sum(1 for r in rows if r["split"] == "held") / len(rows) <= 0.4
+
+
+def test_the_labelled_set_is_what_its_generator_builds() -> None:
+    pytest.importorskip("faker")
+    from tests.data.make_privacy_set import build
+
+    rows = [json.loads(line) for line in PRIVACY_SET.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert [(r["id"], r["text"], r["private"], r["split"]) for r in build()] == \
+        [(r["id"], r["text"], r["private"], r["split"]) for r in rows]
