@@ -143,6 +143,8 @@ class Media:
     async def aclose(self) -> None:
         if self._transcriber is not None:
             await self._transcriber.aclose()
+        if self._reader is not None:
+            self._reader.close()
 
     def local_only(self, scope: MemberScope) -> bool:
         """The member or chat is marked local-only: what they send is sensitive whatever it says."""
