@@ -170,7 +170,8 @@ class Media:
                     await self._one(scope, item, done, local_only)
                 except FileRefused as exc:
                     done.refused.append(exc.reason)
-                self._remember(key, done)
+                if done.stored or done.refused:  # a failed download is tried again by the next turn
+                    self._remember(key, done)
             turn.merge(done)
         return Prepared(text="\n".join(turn.lines), images=tuple(turn.images), sensitive=turn.sensitive,
                         kinds=tuple(dict.fromkeys(turn.kinds)), needs=frozenset(turn.needs),
