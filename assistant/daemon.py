@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import signal
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -49,6 +50,25 @@ def build_channels(config: Config, *, on_chat_migrated: ChatMigrated | None = No
 
         channels.append(FeishuChannel(config.channels.feishu))
     return channels
+
+
+async def _warm_memory(store: Any) -> None:
+    """Run one recall before the channels start. Its first call loads what every later one reuses (the embedding
+    model's kernels and centring vectors, chroma's query path and the team's collection, the keyword index pages),
+    which took a first reply after a start 5-16 s on a busy machine; with it, that reply is as fast as the rest.
+    Read-only: nobody's records match an empty scope beyond the team's, and nothing is written."""
+    if getattr(store, "vectors", None) is None:
+        return  # keyword search only: nothing worth loading ahead
+    from assistant.messages import ChatKind, MemberScope
+
+    nobody = MemberScope(member_id=0, member_name="", channel="warm-up", chat_id="", chat_kind=ChatKind.DIRECT)
+    started = time.perf_counter()
+    try:
+        await store.recall(nobody, "warm up: what did the team decide last week?", 1)
+    except TeamclawError as exc:
+        log.warning("memory warm-up failed (the first recall will load what it needs): %s", exc)
+        return
+    log.info("memory warmed up in %.0f ms", (time.perf_counter() - started) * 1000)
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:
@@ -305,6 +325,7 @@ class App:
         services.memory = store
         memory.register_tools(tools)
         memory.register_commands(commands)
+        await _warm_memory(store)
         if self._scheduler_on:
             async def start_consolidation() -> None:
                 task = asyncio.create_task(self._consolidate_forever(store), name="memory-consolidation")

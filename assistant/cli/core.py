@@ -106,6 +106,15 @@ def _settle_garbage_collector() -> None:
     gc.freeze()
 
 
+def _keyword_memory(cfg: Config) -> Config:
+    """The config of a one-shot: memory recalls by keyword (with the profile, journal and facts as always) and
+    leaves vectors alone. Loading the embedding model and chromadb would cost a one-shot more than everything else
+    it does; what it writes stays "pending" and is embedded by the next start of the daemon or an interactive chat."""
+    if not cfg.memory.enabled or cfg.memory.embedder == "none":
+        return cfg
+    return cfg.model_copy(update={"memory": cfg.memory.model_copy(update={"embedder": "none"})})
+
+
 def _secrets(cfg: Config) -> list[str]:
     values = [m.key() for m in cfg.models.values()]
     values += [cfg.channels.telegram.bot_token(), cfg.channels.feishu.secret(), cfg.dashboard.access_token()]
@@ -126,11 +135,16 @@ def chat(
     session: Annotated[str | None, typer.Option("--session", "-s", help="Continue this session id.")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for a reply.")] = 300.0,
     as_json: Annotated[bool, typer.Option("--json", help="With -m: print the reply as JSON.")] = False,
+    vectors: Annotated[bool, typer.Option(
+        "--vectors", help="With -m: recall memory by meaning too, as the daemon does (loads the embedding model "
+        "and the vector store: about a second and 100 MB more).")] = False,
 ) -> None:
     """Talk to the assistant in this terminal through the console channel."""
     from assistant.logs import setup_logging
 
     cfg = load_config(config)
+    if message is not None and not vectors:
+        cfg = _keyword_memory(cfg)
     setup_logging(cfg.logging, cfg.data_dir, secrets=_secrets(cfg), console=False)
     _workspace_defaults(cfg)
     session_id = session or uuid.uuid4().hex[:8]
