@@ -68,6 +68,7 @@ def test_anthropic_body_carries_an_image_block_and_text_as_before() -> None:
     (pdf_with_text("hi"), "application/octet-stream", "application/pdf"),
     (ogg_voice(), None, "audio/ogg"),
     (b"\x00\x00\x00\x18ftypisom", None, "video/mp4"),
+    (b"\x00\x00\x00\x18ftypheic", "video/mp4", "image/heic"),
     (b"plain words", "text/markdown", "text/markdown"),
     (b"plain words", "image/png", "text/plain"),  # a declared type the bytes contradict is not believed
     (b"MZ\x90\x00\x03", "application/pdf", "application/octet-stream"),

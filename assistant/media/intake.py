@@ -218,6 +218,9 @@ class Media:
                 turn.lines.append(f"[picture {name} attached; the text in it:]\n{words}")
             else:
                 turn.lines.append(f"[picture {name} attached]")
+        elif kind == "image":
+            turn.lines.append(f"[picture {name} ({mime}): stored, but in a format the models cannot take; ask for a "
+                              "JPEG or PNG]")
         elif kind == "audio":
             transcript = await self._transcript(data, mime, local_only, turn, name)
             if transcript:

@@ -43,6 +43,10 @@ def sniff_mime(head: bytes, declared: str | None = None) -> str:
         brand = head[8:12]
         if brand in (b"M4A ", b"M4B "):
             return "audio/mp4"
+        if brand in (b"heic", b"heix", b"mif1", b"msf1"):
+            return "image/heic"  # an iPhone photo: same container family as MP4, not a video
+        if brand in (b"avif", b"avis"):
+            return "image/avif"
         return "video/quicktime" if brand == b"qt  " else "video/mp4"
     if head.startswith(b"\x1a\x45\xdf\xa3"):
         return "video/webm"
