@@ -150,7 +150,7 @@ class App:
         allowed = await self._start_tools(services, tools, commands)
         self._register_usage(commands)
 
-        outbox = Outbox(db, self.channels, self.clock, claim_s=cfg.storage.lease_ttl_s)
+        outbox = Outbox(db, self.channels, self.clock, shared_scan_s=cfg.storage.lease_ttl_s / 4)
         services.outbox = outbox
         if cfg.media.enabled:
             from assistant.media import FileStore, Media

@@ -6,13 +6,12 @@ failure retries with backoff; a permanent one (or too many attempts) lands in th
 not yet marked sent, is sent again at start: Feishu drops the repeat by its ``uuid`` idempotency key; Telegram has
 none, so only such an in-flight send can repeat there.
 
-Several processes on one PostgreSQL share the table: a process sends a chat's replies only after claiming them, in
-one short transaction that locks the chat's pending rows (``FOR UPDATE SKIP LOCKED``) and stamps the unbroken run
-from the chat's oldest pending reply with ``next_attempt_at = now + claim_s`` (renewed while a send takes
-longer). A reply held by another
-process (locked now, or claimed and not yet due) ends the run, so a chat's replies go out in order and each once;
-the holder claims again after sending, which takes the later ones. A claim of a process that died expires and the
-periodic scan of a live one takes the rows over.
+Several processes on one PostgreSQL share the table: a process sends a chat's oldest pending reply only while it
+holds that row's lock (``SELECT ... FOR UPDATE SKIP LOCKED`` in a transaction that lasts the send and commits the
+record of it, or of its failure). A head locked by another process means that process is sending this chat: it
+takes the later replies when it is done, so a chat's replies go out in order and each once. A live process that
+is slow keeps its lock (nothing is sent twice however long the platform takes); one that dies loses it with its
+connection, and the periodic read of the table by a live one sends what it left.
 """
 
 from __future__ import annotations
@@ -27,7 +26,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from assistant.clock import Clock
 from assistant.errors import ChannelError, RateLimited, SendFailed
@@ -41,8 +40,10 @@ __all__ = ["Outbox", "Queued"]
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
-# How long a claimed reply is left to its process before another may send it; a send that takes longer renews it.
-SEND_CLAIM_S = 10.0
+# With other processes on the table: how often it is read for replies nobody sends, and how many sends at once
+# may hold a row lock (each keeps a pooled connection while the platform answers).
+SHARED_SCAN_S = 1.5
+LOCKED_SENDS = 8
 MAX_BACKOFF_S = 300.0
 RECORD_ATTEMPTS = 5
 ChatKey = tuple[str, str]
@@ -109,8 +110,10 @@ class Outbox:
     and whenever a retry comes due, so nothing depends on memory surviving a crash."""
 
     def __init__(self, db: Database, channels: Mapping[str, Channel], clock: Clock, *,
-                 max_attempts: int = MAX_ATTEMPTS, claim_s: float = SEND_CLAIM_S) -> None:
-        self._claim_s = claim_s
+                 max_attempts: int = MAX_ATTEMPTS, shared_scan_s: float = SHARED_SCAN_S) -> None:
+        self._shared_scan_s = shared_scan_s
+        # Sends that hold a row lock (shared table) each keep a pooled connection for the send's length.
+        self._locked_sends = asyncio.Semaphore(LOCKED_SENDS)
         self._db = db
         self._channels = channels
         self._clock = clock
@@ -224,8 +227,9 @@ class Outbox:
                     self._retry_at(self._clock.now() + timedelta(seconds=2))
             if self._shared:
                 # Another process's replies are left to it until its claim expires or it dies: look again.
-                # With other processes on the table, it is read every quarter claim for replies nobody sends.
-                self._retry_at(self._clock.now() + timedelta(seconds=self._claim_s / 4))
+                # With other processes on the table, it is read now and then for replies nobody sends (their
+                # process died before sending them).
+                self._retry_at(self._clock.now() + timedelta(seconds=self._shared_scan_s))
                 self._wake.clear()
             await self._clock.sleep_until(self._scan_at or self._clock.now() + timedelta(days=1), self._wake)
 
@@ -284,91 +288,72 @@ class Outbox:
             self._queues.pop(key, None)
 
     async def _deliver_claimed(self, key: ChatKey) -> None:
-        """Shared table: the memory queue only says "look at this chat"; what is sent is what the claim returns."""
+        """Shared table: the memory queue only says "look at this chat"; what is sent is the chat's oldest pending
+        reply, locked for the length of its send (see the module docstring), one after the other."""
         while not self._closing:
             queue = self._queues.pop(key, deque())
             for item in queue:
                 self._queued_ids.discard(item.row_id)
-            claimed = await self._claim(key)
-            if not claimed:
+            async with self._locked_sends:
+                sent = await self._send_head(key)
+            if sent is None:
                 if not self._queues.get(key):
-                    return
+                    return  # nothing pending, or another process sends this chat (and takes the rest after)
                 continue
-            for n, item in enumerate(claimed):
-                self._queued_ids.add(item.row_id)
-                keeper = asyncio.create_task(self._keep_claim([r.row_id for r in claimed[n:]]))
-                try:
-                    delivered = await self._deliver_one(item)
-                finally:
-                    keeper.cancel()
-                    await asyncio.gather(keeper, return_exceptions=True)
-                    if self._settled is not None:
-                        self._settled.add(item.row_id)
-                    self._queued_ids.discard(item.row_id)
-                if not delivered:
-                    await self._unclaim([rest.row_id for rest in claimed[n + 1:]])
-                    return
+            if not sent:
+                return  # failed and rescheduled: the scan at its retry time resumes the chat in order
 
-    async def _claim(self, key: ChatKey) -> list[Queued]:
-        """Claim the unbroken run of due replies from the chat's oldest pending one (see the module docstring)."""
-        now = self._clock.now()
+    async def _send_head(self, key: ChatKey) -> bool | None:
+        """Send the chat's oldest pending reply if it is due and no other process holds it. None: nothing sent."""
         pending = (Message.direction == "out", Message.status == "pending", Message.channel == key[0],
                    Message.chat_id == key[1])
         async with self._db.session() as s:
-            locked = {row.id: row for row in (await s.execute(
-                select(Message).where(*pending).order_by(Message.id).with_for_update(skip_locked=True))).scalars()}
-            run: list[Message] = []
-            for row_id in (await s.execute(select(Message.id).where(*pending).order_by(Message.id))).scalars():
-                row = locked.get(row_id)
-                if row is None or (row.next_attempt_at is not None and row.next_attempt_at > now):
-                    break
-                run.append(row)
-            if run:
-                await s.execute(update(Message).where(Message.id.in_([r.id for r in run])).values(
-                    next_attempt_at=now + timedelta(seconds=self._claim_s)))
-        return [_queued(row) for row in run]
-
-    async def _keep_claim(self, row_ids: list[int]) -> None:
-        """While a send runs, push the claim of it and the replies behind it on (a slow platform is no death)."""
-        while True:
-            await asyncio.sleep(self._claim_s / 3)  # a renewal is periodic by nature
+            head = (await s.execute(select(Message.id, Message.next_attempt_at).where(*pending)
+                                    .order_by(Message.id).limit(1))).first()
+            if head is None:
+                return None
+            if head.next_attempt_at is not None and head.next_attempt_at > self._clock.now():
+                self._retry_at(head.next_attempt_at)  # waiting for its retry: the chat waits behind it
+                return None
+            row = (await s.execute(select(Message).where(Message.id == head.id, *pending)
+                                   .with_for_update(skip_locked=True))).scalar_one_or_none()
+            if row is None:
+                return None  # locked: another process is sending it right now
+            item = _queued(row)
+            self._queued_ids.add(item.row_id)
             try:
-                async with self._db.session() as s:
-                    await s.execute(update(Message).where(Message.id.in_(row_ids), Message.status == "pending")
-                                    .values(next_attempt_at=self._clock.now() + timedelta(seconds=self._claim_s)))
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.warning("outbox: renewing the claim of messages %s failed", row_ids[:3], exc_info=True)
+                # The row stays locked until this transaction ends: with the send's record, or its failure.
+                return await self._deliver_one(item, locked=s)
+            finally:
+                if self._settled is not None:
+                    self._settled.add(item.row_id)
+                self._queued_ids.discard(item.row_id)
 
-    async def _unclaim(self, row_ids: list[int]) -> None:
-        """Give back claimed replies that wait behind a failed one (the retry claims them again, in order)."""
-        if not row_ids:
-            return
-        async with self._db.session() as s:
-            await s.execute(update(Message).where(Message.id.in_(row_ids), Message.status == "pending").values(
-                next_attempt_at=None))
-
-    async def _deliver_one(self, item: Queued) -> bool:
+    async def _deliver_one(self, item: Queued, locked: AsyncSession | None = None) -> bool:
+        """Send one reply and record the outcome; ``locked``: the transaction holding its row (shared table)."""
         channel = self._channels[item.reply.channel]
         try:
             ref = await channel.send(item.reply)
         except RateLimited as exc:
-            await self._fail(item, str(exc), permanent=False, delay=max(exc.retry_after, 0.05), counts=False)
+            await self._fail(item, str(exc), permanent=False, delay=max(exc.retry_after, 0.05), counts=False,
+                             locked=locked)
             return False
         except SendFailed as exc:
-            await self._fail(item, str(exc), permanent=exc.permanent)
+            await self._fail(item, str(exc), permanent=exc.permanent, locked=locked)
             return False
         except ChannelError as exc:
-            await self._fail(item, str(exc), permanent=False)
+            await self._fail(item, str(exc), permanent=False, locked=locked)
             return False
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             log.exception("outbox: %s send failed unexpectedly", item.reply.channel)
-            await self._fail(item, type(exc).__name__, permanent=False)
+            await self._fail(item, type(exc).__name__, permanent=False, locked=locked)
             return False
-        await self._record_sent(item, ref)
+        if locked is None:
+            await self._record_sent(item, ref)
+        else:
+            await locked.execute(_SENT, self._sent_values(item, ref))  # committed as the lock is let go
         for hook in self.sent_hooks:
             try:
                 await hook(item, ref)
@@ -388,25 +373,32 @@ class Outbox:
 
     async def _write_sent(self, item: Queued, ref: SentRef) -> None:
         async with self._db.transaction() as s:
-            await s.execute(_SENT, {
-                "row_id": item.row_id, "to_attempts": item.attempts + 1,
-                "to_platform_id": ref.platform_message_ids[0] if ref.platform_message_ids else None,
-                "at": self._clock.now(),
-                "to_extra": {"mention_user_ids": list(item.reply.mention_user_ids),
-                             "mention_names": list(item.reply.mention_names),
-                             "parts": list(ref.platform_message_ids), **_files_extra(item.reply)},
-            })
+            await s.execute(_SENT, self._sent_values(item, ref))
+
+    def _sent_values(self, item: Queued, ref: SentRef) -> dict[str, object]:
+        return {
+            "row_id": item.row_id, "to_attempts": item.attempts + 1,
+            "to_platform_id": ref.platform_message_ids[0] if ref.platform_message_ids else None,
+            "at": self._clock.now(),
+            "to_extra": {"mention_user_ids": list(item.reply.mention_user_ids),
+                         "mention_names": list(item.reply.mention_names),
+                         "parts": list(ref.platform_message_ids), **_files_extra(item.reply)},
+        }
 
     async def _fail(self, item: Queued, error: str, *, permanent: bool, delay: float | None = None,
-                    counts: bool = True) -> None:
+                    counts: bool = True, locked: AsyncSession | None = None) -> None:
         attempts = item.attempts + 1 if counts else item.attempts
         dead = permanent or attempts >= self._max_attempts
         wait = delay if delay is not None else _backoff(attempts)
         next_at = self._clock.now() + timedelta(seconds=wait)
-        async with self._db.session() as s:
-            await s.execute(update(Message).where(Message.id == item.row_id).values(
-                status="dead" if dead else "pending", last_error=error[:500], attempts=attempts,
-                next_attempt_at=None if dead else next_at))
+        change = update(Message).where(Message.id == item.row_id).values(
+            status="dead" if dead else "pending", last_error=error[:500], attempts=attempts,
+            next_attempt_at=None if dead else next_at)
+        if locked is not None:
+            await locked.execute(change)  # the transaction that holds the row's lock
+        else:
+            async with self._db.session() as s:
+                await s.execute(change)
         if dead:
             log.warning("outbox: message %s to %s dead-lettered: %s", item.row_id, item.reply.channel, error[:200])
         else:

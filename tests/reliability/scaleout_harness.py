@@ -132,7 +132,12 @@ async def _count_by_rows(result: ScaleoutResult, fake: FakeTelegram, database_ur
     sent = fake.sent
     answers = Counter(int(k) for m in sent if str(m.message_id) in recorded for k in KEY.findall(m.text))
     result.duplicated = sum(1 for n in answers.values() if n > 1)
-    result.extra["repeated_in_flight"] = sum(1 for m in sent if str(m.message_id) not in recorded)
+    orphans = [m for m in sent if str(m.message_id) not in recorded]
+    result.extra["repeated_in_flight"] = len(orphans)
+    killed_at = result.extra.pop("killed_at", None)
+    if killed_at is not None:
+        # Sent before the kill but never recorded: only sends in flight at the kill may be that.
+        result.extra["unrecorded_before_kill"] = sum(1 for m in orphans if m.received_at <= killed_at)
 
 
 def _free_port() -> int:
@@ -291,5 +296,5 @@ async def _play(plan: ScaleoutPlan, fake: FakeTelegram, workers: list[_Worker],
         share_per_worker=[round(n / done, 3) for n in turns_per_worker],
         throughput=round(len(answered) / elapsed, 1), overlapping_turns=turns.overlaps,
         elapsed_s=round(elapsed, 1),
-        extra={"replies_sent": len(sent), "killed_worker_turns": turns_per_worker[0]},
+        extra={"replies_sent": len(sent), "killed_worker_turns": turns_per_worker[0], "killed_at": kill.get("at")},
     )
