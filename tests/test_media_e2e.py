@@ -192,7 +192,7 @@ async def test_audio_from_a_local_only_chat_never_goes_to_a_cloud_transcriber(
         await tg.wait_for_reply(ALICE, int(update["message"]["message_id"]))
         assert cloud_server.transcriptions == [] and cloud_server.requests == []
         [turn] = turn_requests(model_server)
-        assert "not transcribed, because this chat is local-only" in turn.new_message
+        assert "not transcribed, because this member or chat is local-only" in turn.new_message
 
 
 @pytest.mark.skipif(not FFMPEG, reason="ffmpeg is not installed (scripts/test.sh installs it)")

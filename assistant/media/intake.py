@@ -259,8 +259,8 @@ class Media:
         try:
             return await self._transcriber.transcribe(data, mime, private=local_only)
         except PrivacyViolation:
-            turn.lines.append(f"[{name}: a recording; not transcribed, because this chat is local-only and the "
-                              "transcription endpoint is in the cloud]")
+            turn.lines.append(f"[{name}: a recording; not transcribed, because this member or chat is local-only "
+                              "and the transcription endpoint is in the cloud]")
         except ProviderError as exc:
             log.warning("media: transcription failed: %s", exc)
             turn.lines.append(f"[{name}: a recording; transcription failed]")
