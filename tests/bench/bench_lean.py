@@ -227,23 +227,49 @@ def _daemon(cfg: Path) -> Iterator[psutil.Process]:
             proc.wait()
 
 
+async def _replies_after_start(cfg: Path, replies: int = 6) -> list[float]:
+    from assistant.config import load_config
+    from assistant.daemon import App
+    from channels.console import ConsoleChannel
+
+    console = ConsoleChannel()
+    times: list[float] = []
+    async with App(load_config(cfg), channels=[console], scheduler=False, dashboard=False, status_file=False):
+        for k in range(replies):
+            start = time.perf_counter()
+            mid = await console.say("you", f"What did I say about the release train? ({k})", chat="console:you#ready")
+            await console.wait_reply(mid, 60)
+            times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def first_reply_figures(cfg: Path) -> dict[str, float]:
+    """The first reply after the daemon is ready (memory on, with vectors) beside the replies after it."""
+    import asyncio
+
+    times = asyncio.run(_replies_after_start(cfg))
+    return {"first_reply_after_ready_ms": times[0], "later_replies_median_ms": statistics.median(times[1:])}
+
+
 def idle_daemon_rss(cfg: Path) -> float:
     with _daemon(cfg) as daemon:
         time.sleep(DAEMON_SETTLE_S)
         return float(daemon.memory_info().rss) / 2**20
 
 
-def runtime_install_mb(roots: Sequence[str] = ("teamclaw", "pip", "setuptools")) -> dict[str, float]:
-    """The installed size of ``root``'s runtime requirements (no extras), followed through each installed
-    distribution's own runtime requirements, with the pip and setuptools every venv starts with: what a fresh venv
-    without the local-model and dev extras holds. A requirement that is not installed here is not counted (pip would not
-    have installed it either when a package was installed with ``--no-deps``)."""
+def runtime_install_mb(roots: Sequence[str] = ("teamclaw", "pip", "setuptools"),
+                       without_deps: Sequence[str] = ("chromadb",)) -> dict[str, float]:
+    """The installed size of ``roots`` and their runtime requirements (no extras), followed through each installed
+    distribution's own requirements, plus ``without_deps`` (installed with ``--no-deps`` by the scripts, so their
+    declared requirements are not followed unless something else needs them): what a fresh venv without the
+    local-model and dev extras holds, pip and setuptools included. A requirement not installed here is skipped."""
     from packaging.requirements import Requirement
 
     seen: dict[str, float] = {}
-    todo = list(roots)
+    counted_folders: set[str] = set()
+    todo = [(name, True) for name in roots] + [(name, False) for name in without_deps]
     while todo:
-        name = todo.pop()
+        name, follow = todo.pop(0)
         key = name.lower().replace("_", "-")
         if key in seen:
             continue
@@ -252,23 +278,25 @@ def runtime_install_mb(roots: Sequence[str] = ("teamclaw", "pip", "setuptools"))
         except metadata.PackageNotFoundError:
             continue
         size = 0
+        folders: set[str] = set()
         for file in dist.files or ():
+            path = str(file.locate())
+            folders.add(os.path.dirname(path))
             with contextlib.suppress(OSError):
-                size += os.path.getsize(str(file.locate()))
+                size += os.stat(path).st_blocks * 512  # on disk, as du counts it
+        for folder in folders - counted_folders:  # folders take blocks too (a package of many small modules)
+            with contextlib.suppress(OSError):
+                size += os.stat(folder).st_blocks * 512
+        counted_folders |= folders
         seen[key] = size / 2**20
-        if key in _INSTALLED_WITHOUT_DEPS:
+        if not follow:
             continue
         for raw in dist.requires or ():
             req = Requirement(raw)
             if req.marker is None or req.marker.evaluate({"extra": ""}):
-                todo.append(req.name)
+                todo.append((req.name, True))
     top = dict(sorted(seen.items(), key=lambda kv: -kv[1])[:8])
-    base = sum(seen.values())
-    return {"runtime_install_mb": base, **{f"  {k}": v for k, v in top.items()}}
-
-
-# Installed by the scripts with --no-deps: their declared requirements are not what gets installed.
-_INSTALLED_WITHOUT_DEPS = frozenset({"chromadb"})
+    return {"runtime_install_mb": sum(seen.values()), **{f"  {k}": v for k, v in top.items()}}
 
 
 def _line(name: str, value: Any) -> str:
@@ -300,6 +328,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         figures.update(process_figures(cfg, args.runs))
         if not args.skip_daemon:
             figures["idle_daemon_rss_mb"] = idle_daemon_rss(cfg)
+            figures.update(first_reply_figures(cfg))
     figures.update(runtime_install_mb())
     if args.json:
         print(json.dumps(figures))
