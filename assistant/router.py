@@ -492,7 +492,8 @@ class Router:
                 model=name, location=model.location, reason=reason, private=route.private, findings=route.findings,
                 tier=route.tier, degraded=route.degraded, chain=route.chain)
             return Routed(response=response, route=final, cost=cost)
-        if route.private:
+        if route.private and any(self._models[n].location != "local" for n in self._usable):
+            # Privacy is why no other model was tried: say so (with no cloud model at all, it is not the reason).
             raise NoLocalModel(
                 f"this request must stay on this machine and no local model answered ({'; '.join(attempts.errors)})"
                 ": check `teamclaw doctor`", kinds=route.findings, configured=True) from attempts.last

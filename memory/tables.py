@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DDL, JSON, Boolean, Float, Index, Integer, String, Text, UniqueConstraint, event
+from sqlalchemy import DDL, JSON, Boolean, Float, Index, Integer, String, Text, UniqueConstraint, event, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from assistant.messages import utcnow
@@ -57,9 +57,10 @@ class MemoryRecord(Base):
     # record is ``visibility``, a different question: a member's own harmless note is private-visibility and
     # not sensitive, so it may go to a cloud model in that member's own turn.
     private: Mapped[bool] = mapped_column(Boolean, default=False)
-    local_only: Mapped[bool] = mapped_column(Boolean, default=False)
-    sensitive_kinds: Mapped[str] = mapped_column(String(200), default="")  # comma-separated finding kinds
-    detector_version: Mapped[str] = mapped_column(String(40), default="")
+    # Server defaults too: rows written by other tools (an import, an older release) get a verdict to recompute.
+    local_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    sensitive_kinds: Mapped[str] = mapped_column(String(200), default="", server_default="")  # finding kinds, a,b
+    detector_version: Mapped[str] = mapped_column(String(40), default="", server_default="")
     # "subject|attribute" of a fact; a newer active fact with the same key in the same place supersedes it.
     subject_key: Mapped[str | None] = mapped_column(String(300), nullable=True)
     superseded_by: Mapped[int | None] = mapped_column(Integer, nullable=True)

@@ -94,7 +94,7 @@ async def test_the_vector_side_alone_isolates(store: MemoryStore, embedder: Nano
 
 async def test_a_delegated_turn_gets_no_private_memory(store: MemoryStore) -> None:
     block = await store.context_block(ALICE_G, "locker code and the team wiki", 2000, include_private=False)
-    assert "4711" not in block.text and not block.private
+    assert "4711" not in block.text and block.withheld_private  # relevant, hers, and left out
     assert "wiki" in block.text
 
 

@@ -193,8 +193,8 @@ class TranscriptEntry(Base):
     # ``sensitive_kinds`` in it (verdict of ``detector_version``), or it was said where configuration keeps
     # everything local. Not who may read it: a session is its member's alone.
     private: Mapped[bool] = mapped_column(Boolean, default=False)
-    sensitive_kinds: Mapped[str] = mapped_column(String(200), default="")
-    detector_version: Mapped[str] = mapped_column(String(40), default="")
+    sensitive_kinds: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    detector_version: Mapped[str] = mapped_column(String(40), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
