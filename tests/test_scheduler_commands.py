@@ -179,7 +179,9 @@ async def test_natural_language_scheduling_through_the_model_tool_call(
             model_server.enqueue_tool_call("schedule", {"action": "create", "when": "every weekday at 9:30",
                                                         "what": "post your stand-up notes"})
             model_server.enqueue_text("Done: I'll remind you every weekday at 9:30.")
-            mid = await console.say("you", "remind me every weekday at 9:30 to post stand-up notes", chat="c1")
+            # A question is left to the model (plain-word commands are done without one: test_intents_console).
+            mid = await console.say("you", "could you remind me every weekday at 9:30 to post stand-up notes?",
+                                    chat="c1")
             reply = await console.wait_reply(mid, 20.0)
             assert reply.text == "Done: I'll remind you every weekday at 9:30."
 

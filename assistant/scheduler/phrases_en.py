@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import date, time, timedelta
 
 from assistant.errors import ScheduleError
-from assistant.scheduler.phrases import WEEKDAY_NAMES, WEEKDAY_TITLES, Build, When
 from assistant.scheduler.triggers import TriggerSpec
+from assistant.scheduler.when import WEEKDAY_NAMES, WEEKDAY_TITLES, Build, When
 
 __all__ = ["match"]
 
