@@ -360,8 +360,11 @@ class Agents:
             log.exception("turn for member %s: no model could answer", scope.member_id)
             result.text = ("I cannot reach any model right now. Your message is saved; please try again in a "
                            "little while.")
-        if result.degraded:
-            what = " or ".join(_DEGRADED_WORDS.get(d, d) for d in result.degraded)
+        # Only what the member sent and no model could read is worth a word; a model without tools (the bundled
+        # one) just answers, and its first-chat note has said what it cannot do.
+        unread = [d for d in result.degraded if d in _DEGRADED_WORDS]
+        if unread:
+            what = " or ".join(_DEGRADED_WORDS[d] for d in unread)
             result.text = (f"(None of the models I may use here can take {what}, so I answered from the text "
                            f"alone.)\n\n{result.text}")
         if media is not None:
