@@ -71,6 +71,18 @@ async def _warm_memory(store: Any) -> None:
     log.info("memory warmed up in %.0f ms", (time.perf_counter() - started) * 1000)
 
 
+def _warm_router(services: Services) -> None:
+    """Decide one route, sending nothing, before the channels start: the privacy detectors and the difficulty
+    patterns are built on first use (about 0.1-0.2 s), which a long-running process pays here rather than in its
+    first reply. A one-shot chat leaves them to the one turn that may need them."""
+    from assistant.providers.base import ChatMessage, ModelRequest
+
+    started = time.perf_counter()
+    ask = ModelRequest(messages=(ChatMessage(role="user", content="warm up: summarise what we decided last week"),))
+    services.router.decide(ask, role="chat", scope=None)
+    log.info("router warmed up in %.0f ms", (time.perf_counter() - started) * 1000)
+
+
 async def _cancel(task: asyncio.Task[None]) -> None:
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
@@ -179,6 +191,8 @@ class App:
         self._stoppers.append(lambda: self.dispatcher.aclose(SHUTDOWN_DRAIN_S))
         self._start_adopter(db)
         await self._prepare_channels(services)
+        if self._scheduler_on:
+            _warm_router(services)
         if self._before_channels is not None:
             self._before_channels()
         for channel in self.channels.values():

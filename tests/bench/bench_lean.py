@@ -234,7 +234,7 @@ async def _replies_after_start(cfg: Path, replies: int = 6) -> list[float]:
 
     console = ConsoleChannel()
     times: list[float] = []
-    async with App(load_config(cfg), channels=[console], scheduler=False, dashboard=False, status_file=False):
+    async with App(load_config(cfg), channels=[console], dashboard=False, status_file=False):  # as the daemon
         for k in range(replies):
             start = time.perf_counter()
             mid = await console.say("you", f"What did I say about the release train? ({k})", chat="console:you#ready")
