@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from chromadb.errors import ChromaError
 from sqlalchemy import case, delete, select, text, update
 
 from assistant.config import MemoryConfig
@@ -45,7 +45,9 @@ from memory.scopes import (
 from memory.tables import MemoryProfileField, MemoryRecord, create_fts
 from memory.textproc import fts_query, normalize
 from memory.timerange import parse_time_range
-from memory.vectors import VectorIndex
+
+if TYPE_CHECKING:
+    from memory.vectors import VectorIndex
 
 __all__ = ["MemoryStore"]
 
@@ -58,7 +60,13 @@ SYNC_BATCH = 256
 # block even without a keyword match; farther hits only fill tool searches.
 CONTEXT_MAX_DISTANCE = 0.75
 DEFER_BATCH_S = 0.25
-_VECTOR_FAILURES = (MemoryError_, ChromaError, OSError, ValueError, RuntimeError)
+
+
+def _vector_failures() -> tuple[type[BaseException], ...]:
+    """What a vector operation may raise. chromadb is imported only once vectors are opened (its import costs a
+    one-shot process a third of a second and 70 MB), so its error type joins only then."""
+    chroma = sys.modules.get("chromadb.errors")
+    return (MemoryError_, OSError, ValueError, RuntimeError, *((chroma.ChromaError,) if chroma else ()))
 
 
 def _place(row: MemoryRecord) -> tuple[int, str]:
@@ -109,6 +117,13 @@ class MemoryStore:
         if embedder is not None:
             index_embedder = embedder
             try:
+                try:
+                    from memory.vectors import VectorIndex
+                except ModuleNotFoundError as exc:
+                    raise MemoryError_(
+                        f"memory vectors need chromadb, which is not installed ({exc}): pip install --no-deps "
+                        "'chromadb>=1.0,<1.6' (scripts/start.sh does), or set memory.embedder = \"none\"") from exc
+
                 vectors = await asyncio.to_thread(
                     lambda: VectorIndex(index_embedder, path=vector_dir, url=chroma_url))
             except MemoryError_ as exc:
@@ -231,7 +246,7 @@ class MemoryStore:
         assert self.vectors is not None
         try:
             await asyncio.to_thread(self.vectors.delete, list(drops))
-        except _VECTOR_FAILURES as exc:
+        except _vector_failures() as exc:
             log.warning("memory vectors not deleted (%s: %s); repair() drops them at next start",
                         type(exc).__name__, exc)
 
@@ -270,7 +285,7 @@ class MemoryStore:
                             MemoryRecord.id.in_(kept_ids), MemoryRecord.vector_state == "pending",
                         ).values(vector_state="synced"))
                     done += len(kept_ids)
-        except _VECTOR_FAILURES as exc:
+        except _vector_failures() as exc:
             log.warning("memory vectors not written (%s: %s); rows stay pending until repair()",
                         type(exc).__name__, exc)
         return done
@@ -349,7 +364,7 @@ class MemoryStore:
                         MemoryRecord.id.in_([r.id for r in rows]), MemoryRecord.vector_state == "pending",
                     ).values(vector_state="synced"))
                 done += len(rows)
-        except _VECTOR_FAILURES as exc:
+        except _vector_failures() as exc:
             log.warning("memory vectors not written (%s: %s); rows stay pending until repair()",
                         type(exc).__name__, exc)
         return done
@@ -456,7 +471,7 @@ class MemoryStore:
                 qvec = await asyncio.to_thread(self.embedder.embed_query, query)
                 hits = await asyncio.to_thread(self.vectors.query, qvec, readable_places(scope),
                                                max(VECTOR_CANDIDATES, k * 5), self._where(scope, window))
-            except _VECTOR_FAILURES as exc:
+            except _vector_failures() as exc:
                 log.warning("vector search unavailable (%s); keyword results only", type(exc).__name__)
                 return []
             return [(h.record_id, h.distance) for h in hits]
