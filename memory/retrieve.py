@@ -4,20 +4,32 @@ importance, then diversity (near-duplicates dropped). Pure functions over values
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from memory.tables import MemoryRecord
-from memory.textproc import normalize, token_set
+from memory.textproc import has_cjk, normalize, token_set
 
-__all__ = ["RRF_K", "Recalled", "fuse", "rank"]
+__all__ = ["RRF_K", "Focus", "Recalled", "focus_of", "fuse", "rank", "without_words"]
 
 RRF_K = 20  # smaller than the usual 60: with two short lists the top ranks should count clearly more
 RECENCY_HALF_LIFE_DAYS = 30.0
 RECENCY_WEIGHT = 0.1
 IMPORTANCE_WEIGHT = 0.1
 NEAR_DUPLICATE_JACCARD = 0.85
+# A question that names a person is mostly about what that person said: their own lines count more, lines that
+# address or mention them a little more. A question that names a date or month favours lines said then or soon
+# after (people tell of a trip or an event days later: "I got back from Lisbon last weekend").
+SPEAKER_BOOST = 0.5
+MENTION_BOOST = 0.15
+PERIOD_BOOST = 0.5
+PERIOD_REPORTED_WITHIN = timedelta(days=14)
+# Chat is full of lines that say almost nothing ("Congrats!", "How was your week, Maya?"). They are short, so
+# bm25 and e5 both rate them close to any short question; a line with few content words counts less.
+CONTENT_WORDS_FULL = 5
+CONTENT_FLOOR = 0.3
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +66,29 @@ class Recalled:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Focus:
+    """What a question is about beyond its words: people it names (lower-case speaker names) and a calendar
+    period it names."""
+
+    people: frozenset[str] = frozenset()
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def focus_of(query: str, speakers: set[str], since: datetime | None = None,
+             until: datetime | None = None) -> Focus:
+    """The speakers among ``speakers`` that ``query`` names ("Maya", "Maya's"), and the period it names."""
+    words = {w.removesuffix("'s").removesuffix("’s") for w in re.findall(r"[^\W\d_][\w'’-]*", query.lower())}
+    return Focus(frozenset(s.lower() for s in speakers if s and s.lower() in words), since, until)
+
+
+def without_words(query: str, words: frozenset[str]) -> str:
+    """``query`` with the given (lower-case) words and their possessives taken out."""
+    pattern = r"\b(?:" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + r")(?:['’]s)?\b"
+    return re.sub(pattern, " ", query, flags=re.IGNORECASE)
+
+
 def fuse(*ranked: Sequence[int], k: int = RRF_K) -> dict[int, float]:
     """Reciprocal rank fusion: each list adds 1/(k + rank) for every id it holds."""
     scores: dict[int, float] = {}
@@ -63,19 +98,39 @@ def fuse(*ranked: Sequence[int], k: int = RRF_K) -> dict[int, float]:
     return scores
 
 
-def _adjusted(base: float, row: MemoryRecord, now: datetime) -> float:
-    age_days = max((now - row.said_at).total_seconds() / 86_400, 0.0)
+def _adjusted(base: float, row: MemoryRecord, now: datetime, focus: Focus) -> float:
+    said_at = row.said_at if row.said_at.tzinfo else row.said_at.replace(tzinfo=now.tzinfo)
+    age_days = max((now - said_at).total_seconds() / 86_400, 0.0)
     recency = math.pow(0.5, age_days / RECENCY_HALF_LIFE_DAYS)
     boost = 1.0 + RECENCY_WEIGHT * recency + IMPORTANCE_WEIGHT * (row.importance - 0.5)
+    if focus.people:
+        if row.speaker.lower() in focus.people:
+            boost += SPEAKER_BOOST
+        elif any(p in row.text.lower() for p in focus.people):
+            boost += MENTION_BOOST
+    boost *= CONTENT_FLOOR + (1 - CONTENT_FLOOR) * min(1.0, _content_words(row) / CONTENT_WORDS_FULL)
+    if focus.since is not None and focus.until is not None and \
+            focus.since <= said_at < focus.until + PERIOD_REPORTED_WITHIN:
+        boost += PERIOD_BOOST
     return base * boost * (0.75 + 0.25 * row.confidence)
 
 
+def _content_words(row: MemoryRecord) -> float:
+    """Words that carry content, besides the speaker's name; a Chinese word counted as 1.5 characters (the
+    keyword index's CJK bigrams would count every character once)."""
+    latin = {t for t in token_set(row.text) if not has_cjk(t)} - {row.speaker.lower()}
+    cjk = sum(1 for ch in row.text if has_cjk(ch))
+    return len(latin) + cjk / 1.5
+
+
 def rank(fused: dict[int, float], rows: dict[int, MemoryRecord], k: int, now: datetime,
-         *, viewer_id: int | None = None) -> list[Recalled]:
-    """The ``k`` best visible rows: fused score adjusted by recency, importance and confidence, with texts that
-    say the same thing as a better one dropped."""
+         *, viewer_id: int | None = None, focus: Focus | None = None) -> list[Recalled]:
+    """The ``k`` best visible rows: fused score adjusted by recency, importance, confidence and the question's
+    ``focus``, with texts that say the same thing as a better one dropped."""
+    focus = focus or Focus()
     scored = sorted(
-        ((_adjusted(score, rows[i], now), i) for i, score in fused.items() if i in rows), key=lambda s: (-s[0], -s[1])
+        ((_adjusted(score, rows[i], now, focus), i) for i, score in fused.items() if i in rows),
+        key=lambda s: (-s[0], -s[1]),
     )
     out: list[Recalled] = []
     seen_norm: set[str] = set()

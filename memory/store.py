@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -31,7 +32,7 @@ from memory.extract import Extracted, extract_facts, model_facts, subject_key
 from memory.profile import infer_profile, load_profile, render_profile, set_field
 from memory.records import NewRecord, Window
 from memory.render import MemoryBlock, render_block
-from memory.retrieve import Recalled, fuse, rank
+from memory.retrieve import Recalled, focus_of, fuse, rank, without_words
 from memory.scopes import (
     Placement,
     Visibility,
@@ -44,10 +45,10 @@ from memory.scopes import (
 )
 from memory.tables import MemoryProfileField, MemoryRecord, create_fts
 from memory.textproc import fts_query, normalize
-from memory.timerange import parse_time_range
+from memory.timerange import parse_calendar_period, parse_time_range
 
 if TYPE_CHECKING:
-    from memory.vectors import VectorIndex
+    from memory.vectors import VectorHit, VectorIndex
 
 __all__ = ["MemoryStore"]
 
@@ -60,6 +61,9 @@ SYNC_BATCH = 256
 # block even without a keyword match; farther hits only fill tool searches.
 CONTEXT_MAX_DISTANCE = 0.75
 DEFER_BATCH_S = 0.25
+SPEAKERS_TTL_S = 300.0
+FEEDBACK_SEEDS = 3  # best records whose vectors steer a second vector query (0: one query only)
+FEEDBACK_WEIGHT = 0.4
 
 
 def _vector_failures() -> tuple[type[BaseException], ...]:
@@ -102,6 +106,10 @@ class MemoryStore:
         # One flush at a time; embedding itself runs outside ``_write_lock`` so writes (the next ingest batch, a
         # turn's journal) go on while the model works.
         self._flush_lock = asyncio.Lock()
+        # Speaker names readable by a set of places (lower case), to tell a person named in a question from its
+        # other words; read on first use per set of places, kept current by ``remember_many`` and read again
+        # after SPEAKERS_TTL_S (another process, a CLI ingest, may have added speakers).
+        self._speakers: dict[tuple[str, ...], tuple[float, set[str]]] = {}
 
     @classmethod
     async def open(cls, config: MemoryConfig, db: Database, data_dir: Path, *, chroma_url: str = "",
@@ -181,6 +189,10 @@ class MemoryStore:
         if any(not i.text for i in items):
             raise MemoryError_("a memory needs some text")
         place = placement(scope, visibility)
+        written = place_key(place.visibility.value, place.owner_member_id, place.group_key)
+        for places, (_, names) in self._speakers.items():
+            if written in places:
+                names.update(i.speaker.lower() for i in items if i.speaker)
         ids: list[int] = []
         new_ids: list[int] = []
         dropped: list[tuple[int, str]] = []
@@ -458,30 +470,67 @@ class MemoryStore:
             found, relevant = await self._search_window(scope, query, k, Window(None, None, member_id, chat), now)
         return found, relevant
 
+    async def _speakers_of(self, scope: MemberScope) -> set[str]:
+        places = tuple(readable_places(scope))
+        cached = self._speakers.get(places)
+        if cached is not None and time.monotonic() - cached[0] < SPEAKERS_TTL_S:
+            return cached[1]
+        async with self.db.session() as session:
+            found = (await session.scalars(select(MemoryRecord.speaker).where(readable_sql(scope)).distinct()))
+            names = {n.lower() for n in found.all() if n}
+        self._speakers[places] = (time.monotonic(), names)
+        return names
+
     async def _search_window(self, scope: MemberScope, query: str, k: int, window: Window,
                              now: datetime) -> tuple[list[Recalled], set[int]]:
+        period = parse_calendar_period(query)
+        focus = focus_of(query, await self._speakers_of(scope), period.since if period else None,
+                         period.until if period else None)
+        # A named speaker's name is in every line they said ("Maya: ..."): as a keyword it would rank their
+        # shortest lines first. It counts through ``focus`` instead; the other words search the keyword index.
+        keywords = without_words(query, focus.people) if focus.people else query
+
         async def keyword() -> list[int]:
             async with self.db.session() as session:
-                return await rec.keyword_search(session, scope, query, KEYWORD_CANDIDATES, window, fts=self.fts)
+                return await rec.keyword_search(session, scope, keywords, KEYWORD_CANDIDATES, window, fts=self.fts)
 
-        async def vector() -> list[tuple[int, float]]:
+        asked: list[np.ndarray] = []  # the query's vector, once embedded
+
+        async def vector(qvec: np.ndarray | None) -> list[VectorHit]:
             if self.vectors is None or self.embedder is None:
                 return []
             try:
-                qvec = await asyncio.to_thread(self.embedder.embed_query, query)
-                hits = await asyncio.to_thread(self.vectors.query, qvec, readable_places(scope),
-                                               max(VECTOR_CANDIDATES, k * 5), self._where(scope, window))
+                if qvec is None:
+                    qvec = await asyncio.to_thread(self.embedder.embed_query, query)
+                    asked.append(qvec)
+                return await asyncio.to_thread(self.vectors.query, qvec, readable_places(scope),
+                                               max(VECTOR_CANDIDATES, k * 5), self._where(scope, window),
+                                               with_vectors=True)
             except _vector_failures() as exc:
                 log.warning("vector search unavailable (%s); keyword results only", type(exc).__name__)
                 return []
-            return [(h.record_id, h.distance) for h in hits]
 
-        kw_ids, vec_hits = await asyncio.gather(keyword(), vector())
-        fused = fuse(kw_ids, [i for i, _ in vec_hits])
+        kw_ids, vec_hits = await asyncio.gather(keyword(), vector(None))
+        fused = fuse(kw_ids, [h.record_id for h in vec_hits])
         async with self.db.session() as session:
             rows = await rec.fetch_visible(session, scope, fused, window)
-        relevant = set(kw_ids) | {i for i, d in vec_hits if d <= CONTEXT_MAX_DISTANCE}
-        return rank(fused, rows, k, now, viewer_id=scope.member_id), relevant
+        relevant = set(kw_ids) | {h.record_id for h in vec_hits if h.distance <= CONTEXT_MAX_DISTANCE}
+        if FEEDBACK_SEEDS and vec_hits:
+            # Pseudo-relevance feedback: the query vector moved towards its best few records finds the other
+            # lines on the same subject (the rest of a story told over several sessions) that share no words
+            # with the question. No second embedding: the stored vectors come back with the first query.
+            stored = {h.record_id: h.vector for h in vec_hits if h.vector is not None}
+            seeds = [stored[r.id] for r in rank(fused, rows, FEEDBACK_SEEDS * 2, now, focus=focus)
+                     if r.id in stored][:FEEDBACK_SEEDS]
+            if seeds and asked:
+                moved = asked[0] + FEEDBACK_WEIGHT * np.mean(seeds, axis=0)
+                more = await vector((moved / max(float(np.linalg.norm(moved)), 1e-9)).astype(np.float32))
+                fused = fuse(kw_ids, [h.record_id for h in vec_hits], [h.record_id for h in more])
+                missing = [i for i in fused if i not in rows]
+                if missing:
+                    async with self.db.session() as session:
+                        rows.update(await rec.fetch_visible(session, scope, missing, window))
+        return rank(fused, rows, k, now, viewer_id=scope.member_id, focus=focus), relevant
 
     @staticmethod
     def _where(scope: MemberScope, window: Window) -> dict[str, Any] | None:

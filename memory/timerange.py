@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-__all__ = ["TimeRange", "parse_time_range"]
+__all__ = ["TimeRange", "parse_calendar_period", "parse_time_range"]
 
 _WEEKDAYS_EN = {"monday": 0, "tuesday": 1, "wednesday": 2, "thursday": 3, "friday": 4, "saturday": 5, "sunday": 6}
 _WEEKDAYS_ZH = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6}
@@ -108,3 +108,57 @@ def parse_time_range(text: str, now: datetime, timezone: str = "UTC") -> TimeRan
         nxt = (first + timedelta(days=32)).replace(day=1)
         return _days(first, nxt, tz, "this month")
     return None
+
+
+_MONTHS = {m: i + 1 for i, m in enumerate(
+    ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+     "november", "december"])}
+_MONTHS.update({m[:3]: i for m, i in list(_MONTHS.items())})
+_MONTHS["sept"] = 9
+_MONTH_RE = "|".join(sorted(_MONTHS, key=len, reverse=True))
+
+
+def parse_calendar_period(text: str) -> TimeRange | None:
+    """A calendar date or period written out in ``text`` ("in June 2024", "on 3 May 2024", "May 3, 2024",
+    "2024-05-03", "2024年5月"), in UTC; None when there is none. Unlike ``parse_time_range`` it needs no clock."""
+    lower = text.lower()
+    m = re.search(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b", lower)
+    day: date | None = None
+    if m:
+        day = _safe_date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    if day is None:
+        m = re.search(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTH_RE})\.?,?\s+(\d{{4}})\b", lower)
+        if m:
+            day = _safe_date(int(m.group(3)), _MONTHS[m.group(2)], int(m.group(1)))
+    if day is None:
+        m = re.search(rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b", lower)
+        if m:
+            day = _safe_date(int(m.group(3)), _MONTHS[m.group(1)], int(m.group(2)))
+    if day is None:
+        m = re.search(r"(\d{4})年(\d{1,2})月(\d{1,2})[日号]", text)
+        if m:
+            day = _safe_date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    if day is not None:
+        return _days(day, day + timedelta(days=1), ZoneInfo("UTC"), day.isoformat())
+    m = re.search(rf"\b({_MONTH_RE})\.?,?\s+(?:of\s+)?(\d{{4}})\b", lower)
+    month = (int(m.group(2)), _MONTHS[m.group(1)]) if m else None
+    if month is None:
+        zh = re.search(r"(\d{4})年(\d{1,2})月", text)
+        month = (int(zh.group(1)), int(zh.group(2))) if zh and 1 <= int(zh.group(2)) <= 12 else None
+    if month is not None:
+        first = date(month[0], month[1], 1)
+        nxt = (first + timedelta(days=32)).replace(day=1)
+        return _days(first, nxt, ZoneInfo("UTC"), first.strftime("%Y-%m"))
+    m = re.search(r"\b(?:in|during)\s+(\d{4})\b|(\d{4})年", lower)
+    if m:
+        year = int(m.group(1) or m.group(2))
+        if 1900 <= year <= 2200:
+            return _days(date(year, 1, 1), date(year + 1, 1, 1), ZoneInfo("UTC"), str(year))
+    return None
+
+
+def _safe_date(year: int, month: int, day: int) -> date | None:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None

@@ -73,11 +73,12 @@ class StoreEmbeddingFunction(EmbeddingFunction[Documents]):
 
 
 class VectorHit:
-    __slots__ = ("distance", "record_id")
+    __slots__ = ("distance", "record_id", "vector")
 
-    def __init__(self, record_id: int, distance: float) -> None:
+    def __init__(self, record_id: int, distance: float, vector: np.ndarray | None = None) -> None:
         self.record_id = record_id
         self.distance = distance
+        self.vector = vector
 
 
 class VectorIndex:
@@ -191,19 +192,24 @@ class VectorIndex:
             if collection is not None:
                 collection.delete(ids=ids)
 
-    def query(self, vector: np.ndarray, places: Sequence[str], n: int,
-              where: dict[str, Any] | None = None) -> list[VectorHit]:
-        """The ``n`` nearest records over ``places`` (and ``where``, when given), nearest first."""
+    def query(self, vector: np.ndarray, places: Sequence[str], n: int, where: dict[str, Any] | None = None,
+              *, with_vectors: bool = False) -> list[VectorHit]:
+        """The ``n`` nearest records over ``places`` (and ``where``, when given), nearest first; with
+        ``with_vectors`` each hit carries its stored vector."""
         hits: list[VectorHit] = []
+        include = ["distances", "embeddings"] if with_vectors else ["distances"]
         for place in places:
             collection = self._collection(place, create=False)
             if collection is None or n <= 0:
                 continue
             result = collection.query(query_embeddings=[vector.astype(np.float32)], n_results=n, where=where,
-                                      include=["distances"])
+                                      include=include)
             ids = result["ids"][0] if result["ids"] else []
             distances = (result.get("distances") or [[]])[0] or []
-            hits += [VectorHit(int(i), float(d)) for i, d in zip(ids, distances, strict=False)]
+            stored = result.get("embeddings")
+            rows = stored[0] if stored is not None and len(stored) else [None] * len(ids)
+            hits += [VectorHit(int(i), float(d), None if v is None else np.asarray(v, dtype=np.float32))
+                     for i, d, v in zip(ids, distances, rows, strict=False)]
         return sorted(hits, key=lambda h: h.distance)[:n]
 
     def all_ids(self) -> dict[int, str]:

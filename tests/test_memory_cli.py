@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import queue
+import subprocess
+import sys
+import threading
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 import typer
@@ -76,7 +81,7 @@ def test_ingest_then_search_round_trip(cli: Any, tmp_path: Path) -> None:
     assert "上海" in first["q1"]["text"] and "oat milk" in first["q2"]["text"]
 
     assert _jsonl(_run(cli, "search", "--scope", "team", "oat milk").stdout) == []  # private stays private
-    with pytest.raises(ScopeError, match="no member 'nobody'"):  # main() prints it as one line, exit 2
+    with pytest.raises(ScopeError, match=r"no member 'nobody'.*member:alice"):  # main(): one line, exit 2
         _run(cli, "search", "--scope", "member:nobody", "milk")
 
 
@@ -128,3 +133,95 @@ def test_scope_syntax() -> None:
     for bad in ("members:alice", "group:telegram", "member:a@team", "", "group:x:1@member:a"):
         with pytest.raises(ScopeError):
             memory_cmd.parse_scope(bad)
+
+
+def test_ingest_keeps_a_speaker_name_the_text_already_starts_with_once(cli: Any) -> None:
+    lines = [{"speaker": "Alice", "text": "Alice: the demo moved to Friday"},
+             {"speaker": "Bob", "text": "bob：ok, noted"},
+             {"speaker": "Carol", "text": "Carolina says hi"}]
+    _run(cli, "ingest", "--scope", "team", "--no-extract", stdin="\n".join(json.dumps(x) for x in lines) + "\n")
+    texts = sorted(r["text"] for r in _jsonl(_run(cli, "list", "--scope", "team").stdout))
+    assert texts == ["Alice: the demo moved to Friday", "Bob: ok, noted", "Carol: Carolina says hi"]
+
+
+def test_ingest_in_batches_keeps_every_line_and_each_scope_apart(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(memory_cmd, "INGEST_BATCH", 3)  # ten lines: four transactions
+    for chat, city in (("-100a", "Lisbon"), ("-100b", "Kyoto")):
+        stdin = "".join(json.dumps({"speaker": "Dana", "text": f"note {i} about the {city} offsite",
+                                    "id": f"{chat}:{i}"}) + "\n" for i in range(10))
+        summary = _jsonl(_run(cli, "ingest", "--scope", f"group:telegram:{chat}", "--no-extract",
+                              stdin=stdin).stdout)[-1]
+        assert summary["ingested"] == 10 and summary["lines_per_s"] > 0
+    for chat, city, other in (("-100a", "Lisbon", "Kyoto"), ("-100b", "Kyoto", "Lisbon")):
+        listed = _jsonl(_run(cli, "list", "--scope", f"group:telegram:{chat}", "--limit", "100").stdout)
+        assert sorted(int(r["text"].split()[2]) for r in listed) == list(range(10))
+        assert all(city in r["text"] for r in listed)
+        found = _jsonl(_run(cli, "search", "--scope", f"group:telegram:{chat}", "-k", "10",
+                            f"the {other} offsite").stdout)
+        assert found and all(city in r["text"] and other not in r["text"] for r in found)
+        assert all(r["conversation_id"].startswith(chat) for r in found)
+        shown = _jsonl(_run(cli, "show", str(listed[0]["id"]), "--scope", f"group:telegram:{chat}").stdout)[0]
+        assert shown["vector_state"] == "synced"
+
+
+def test_search_in_a_scope_that_holds_nothing_is_an_error(cli: Any) -> None:
+    _run(cli, "ingest", "--scope", "group:telegram:-100real", "--no-extract",
+         stdin=json.dumps({"speaker": "Eve", "text": "the standup is at nine"}) + "\n")
+    with pytest.raises(ScopeError, match=r"group:telegram:-100typo.*group:<channel>:<chat_id>.*"
+                                         r"group:telegram:-100real"):
+        _run(cli, "search", "--scope", "group:telegram:-100typo", "standup")
+
+
+class _Lines:
+    """Lines of a child's stdout, read by a thread so the test can wait for one with a time limit."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._queue: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._pump, args=(stream,), daemon=True).start()
+
+    def _pump(self, stream: IO[str]) -> None:
+        for line in stream:
+            self._queue.put(line)
+        self._queue.put("")
+
+    def next(self, timeout: float = 120.0) -> str:
+        return self._queue.get(timeout=timeout)
+
+
+def _teamclaw(cfg: list[str], *args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "0"}  # the command must flush by itself
+    return subprocess.Popen([sys.executable, "-m", "assistant.cli.main", "memory", *args, *cfg], text=True,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+
+
+def test_search_answers_each_stdin_line_before_the_next_arrives(cli: Any) -> None:
+    stdin = "\n".join(json.dumps(x, ensure_ascii=False) for x in LINES) + "\n"
+    _run(cli, "ingest", "--scope", "member:alice", "--no-extract", stdin=stdin)
+    child = _teamclaw(cli[2], "search", "--scope", "member:alice", "-k", "1")
+    assert child.stdin is not None and child.stdout is not None
+    out = _Lines(child.stdout)
+    try:
+        # The child has seen only this line (stdin stays open): its answer must come without more input.
+        child.stdin.write(json.dumps({"query": "where is the planning document?", "id": "a"}) + "\n")
+        child.stdin.flush()
+        first = json.loads(out.next())
+        assert first["query_id"] == "a" and "/plans/q2" in first["text"]
+        assert isinstance(first["elapsed_ms"], float) and first["elapsed_ms"] > 0
+        child.stdin.write("not json\n" + json.dumps({"query": "what milk does Alice like"}) + "\n")
+        child.stdin.flush()
+        second = json.loads(out.next())
+        assert second["query_id"] == 3 and "oat milk" in second["text"] and second["elapsed_ms"] > 0
+        child.stdin.close()
+        assert out.next() == "" and child.wait(timeout=60) == 0
+        assert child.stderr is not None and "line 2: expected" in child.stderr.read()
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_unknown_scope_exits_2_naming_the_scope_forms(cli: Any) -> None:
+    _run(cli, "ingest", "--scope", "member:alice", "--no-extract", stdin=json.dumps(LINES[0]) + "\n")
+    child = _teamclaw(cli[2], "search", "--scope", "group:telegram:-100nowhere", "milk")
+    _, err = child.communicate(timeout=120)
+    assert child.returncode == 2
+    assert "group:telegram:-100nowhere" in err and "member:<name-or-id>" in err and "member:alice" in err

@@ -18,7 +18,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -31,13 +31,13 @@ from assistant.messages import ChatKind, MemberScope
 from assistant.storage.db import Database
 from assistant.storage.tables import Identity, Member
 
-__all__ = ["ScopeSpec", "parse_scope", "register"]
+__all__ = ["ScopeSpec", "find_member", "parse_scope", "register", "scope_of"]
 
 ConfigOption = Annotated[str | None, typer.Option("--config", "-c", help="Path to teamclaw.toml.",
                                                   envvar="TEAMCLAW_CONFIG")]
 ScopeOption = Annotated[str, typer.Option("--scope", "-s", help="member:<name-or-id>[@group:<channel>:<chat_id>], "
                                                              "group:<channel>:<chat_id> or team")]
-INGEST_BATCH = 512
+INGEST_BATCH = 512  # lines per transaction; their vectors follow in the background
 CLI_CHANNEL = "cli"
 
 
@@ -77,7 +77,7 @@ def parse_scope(raw: str) -> ScopeSpec:
     return ScopeSpec(member, group, False)
 
 
-async def _member(db: Database, ref: str, *, create: bool) -> tuple[int, str]:
+async def find_member(db: Database, ref: str, *, create: bool) -> tuple[int, str]:
     async with db.session() as session:
         if ref.isdigit():
             row = await session.get(Member, int(ref))
@@ -95,8 +95,8 @@ async def _member(db: Database, ref: str, *, create: bool) -> tuple[int, str]:
         return row.id, ref
 
 
-async def _scope(db: Database, spec: ScopeSpec, *, create: bool = False) -> MemberScope:
-    member_id, name = (0, "team") if spec.member is None else await _member(db, spec.member, create=create)
+async def scope_of(db: Database, spec: ScopeSpec, *, create: bool = False) -> MemberScope:
+    member_id, name = (0, "team") if spec.member is None else await find_member(db, spec.member, create=create)
     if spec.group:
         channel, _, chat = spec.group.partition(":")
         return MemberScope(member_id, name, channel, chat, ChatKind.GROUP, is_admin=True)
@@ -122,154 +122,143 @@ async def _opened(config: str | None) -> AsyncIterator[tuple[Any, Database]]:
 
 
 def _emit(obj: dict[str, Any]) -> None:
+    # Flushed per line: an evaluator reading our stdout through a pipe sees each answer as it is written.
     sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
 
 
 def _parse_time(value: Any) -> datetime | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(float(value), UTC)
-    if isinstance(value, str):
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    raise ValueError("timestamp must be ISO-8601 text or epoch seconds")
+    from memory.ingest import parse_time
+
+    return parse_time(value)
 
 
-def _parse_line(number: int, line: str) -> dict[str, Any] | None:
-    """One ingest line as a dict, or None after telling stderr why it is skipped."""
-    def bad(why: str) -> None:
-        sys.stderr.write(f"line {number}: {why}; line skipped, nothing written for it\n")
-
-    try:
-        data = json.loads(line)
-    except json.JSONDecodeError as exc:
-        bad(f"not valid JSON ({exc.msg} at column {exc.colno})")
-        return None
-    if not isinstance(data, dict):
-        bad("expected a JSON object")
-        return None
-    text, speaker = data.get("text"), data.get("speaker")
-    if not isinstance(text, str) or not text.strip():
-        bad('"text" must be a non-empty string')
-        return None
-    if not isinstance(speaker, str) or not speaker.strip():
-        bad('"speaker" must be a non-empty string')
-        return None
-    try:
-        when = _parse_time(data.get("timestamp"))
-    except (ValueError, TypeError, OverflowError, OSError):
-        bad('"timestamp" must be ISO-8601 (e.g. 2025-06-10T09:30:00Z) or epoch seconds')
-        return None
-    conv = data.get("conversation_id")
-    ext = data.get("id")
-    return {"text": text.strip(), "speaker": speaker.strip(), "when": when,
-            "conversation_id": "" if conv is None else str(conv), "id": "" if ext is None else str(ext)}
+async def _stdin_lines() -> AsyncIterator[tuple[int, str]]:
+    """Numbered non-blank stdin lines, read one at a time off the loop (a pipe is answered as it is fed)."""
+    number = 0
+    while True:
+        line = await asyncio.to_thread(sys.stdin.readline)
+        if not line:
+            return
+        number += 1
+        if line.strip():
+            yield number, line
 
 
 async def _ingest(config: str | None, scope_raw: str, extract: bool) -> dict[str, Any]:
-    from memory.extract import extract_facts, subject_key
-    from memory.records import NewRecord
-    from memory.scopes import viewer
+    from memory.ingest import ChatLine, LineError, ingest, parse_line
 
     spec = parse_scope(scope_raw)
     if spec.member is not None and spec.group is not None:
         raise ScopeError("ingest writes to one place: use member:<name>, group:<channel>:<chat_id> or team")
     started = time.perf_counter()
-    counts = {"ingested": 0, "facts": 0, "skipped": 0, "members_created": 0}
+    skipped = 0
     async with _opened(config) as (store, db):
         async with db.session() as session:
             members_before = int((await session.execute(select(func.count(Member.id)))).scalar_one())
-        scope = await _scope(db, spec, create=True)
-        speakers: dict[str, int] = {}
-        batch: list[dict[str, Any]] = []
+        scope = await scope_of(db, spec, create=True)
 
-        async def flush() -> None:
-            for row in batch:
-                if row["speaker"] not in speakers:
-                    speakers[row["speaker"]] = (await _member(db, row["speaker"], create=True))[0]
-            items = [NewRecord(
-                text=f"{r['speaker']}: {r['text']}", kind="note", speaker=r["speaker"],
-                speaker_member_id=speakers[r["speaker"]], said_at=r["when"],
-                source_ref=r["id"] or r["conversation_id"],
-                trusted=spec.member is None or speakers[r["speaker"]] == scope.member_id,
-                day=r["when"].date().isoformat() if r["when"] else "",
-            ) for r in batch]
-            ids = await store.remember_many(scope, items, visibility=spec.visibility)
-            counts["ingested"] += len(ids)
-            if extract:
-                facts = []
-                for r, item, turn_id in zip(batch, items, ids, strict=True):
-                    said_by = viewer(speakers[r["speaker"]], r["speaker"])
-                    for fact in extract_facts(said_by, r["text"]):
-                        facts.append(NewRecord(
-                            text=fact.text, kind=fact.kind, speaker=item.speaker,
-                            speaker_member_id=item.speaker_member_id, said_at=item.said_at,
-                            source_ref=item.source_ref, source_record_id=turn_id, trusted=item.trusted,
-                            importance=fact.importance, subject_key=subject_key(fact.text), day=item.day,
-                        ))
-                counts["facts"] += len(await store.remember_many(scope, facts, visibility=spec.visibility))
-            batch.clear()
+        async def lines() -> AsyncIterator[ChatLine]:
+            nonlocal skipped
+            async for number, raw in _stdin_lines():
+                try:
+                    yield parse_line(raw)
+                except LineError as exc:
+                    sys.stderr.write(f"line {number}: {exc}; line skipped, nothing written for it\n")
+                    skipped += 1
 
-        for number, line in enumerate(sys.stdin, start=1):
-            if not line.strip():
-                continue
-            parsed = _parse_line(number, line)
-            if parsed is None:
-                counts["skipped"] += 1
-                continue
-            batch.append(parsed)
-            if len(batch) >= INGEST_BATCH:
-                await flush()
-        if batch:
-            await flush()
+        async def speaker_id(name: str) -> int:
+            return (await find_member(db, name, create=True))[0]
+
+        counts = await ingest(store, scope, spec.visibility, lines(), speaker_id, extract=extract,
+                              batch_size=INGEST_BATCH)
         async with db.session() as session:
             members_after = int((await session.execute(select(func.count(Member.id)))).scalar_one())
-        counts["members_created"] = members_after - members_before
     seconds = time.perf_counter() - started
-    return {**counts, "scope": scope_raw, "seconds": round(seconds, 3),
-            "lines_per_s": round(counts["ingested"] / seconds, 1) if seconds else 0.0}
+    return {"ingested": counts.ingested, "facts": counts.facts, "skipped": skipped,
+            "members_created": members_after - members_before, "scope": scope_raw, "seconds": round(seconds, 3),
+            "lines_per_s": round(counts.ingested / seconds, 1) if seconds else 0.0}
 
 
-def _result(r: Any, rank: int, query_id: Any) -> dict[str, Any]:
+def _result(r: Any, rank: int, query_id: Any, elapsed_ms: float) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": r.id, "text": r.text, "score": r.score, "rank": rank, "kind": r.kind, "speaker": r.speaker,
         "timestamp": r.said_at.isoformat(), "conversation_id": r.source_ref, "source_id": r.source_record_id,
-        "visibility": r.visibility,
+        "visibility": r.visibility, "elapsed_ms": elapsed_ms,
     }
     if query_id is not None:
         out["query_id"] = query_id
     return out
 
 
+async def _known_scopes(db: Database, limit: int = 12) -> list[str]:
+    """Scope strings that hold memory now (for the message of a search in a scope that does not)."""
+    from memory.tables import MemoryRecord
+
+    async with db.session() as session:
+        groups = (await session.scalars(select(MemoryRecord.group_key).where(
+            MemoryRecord.group_key.is_not(None), MemoryRecord.visibility == "group")
+            .distinct().limit(limit))).all()
+        owners = (await session.scalars(select(Member.name).where(Member.id.in_(
+            select(MemoryRecord.owner_member_id).where(MemoryRecord.visibility == "private").distinct()))
+            .limit(limit))).all()
+    return [f"group:{g}" for g in groups] + [f"member:{n}" for n in owners] + ["team"]
+
+
+async def _check_known(db: Database, spec: ScopeSpec, raw: str) -> None:
+    """A group nobody ever wrote to is almost always a typo: say so instead of answering nothing."""
+    from memory.tables import MemoryRecord
+
+    if spec.group is None or spec.member is not None:
+        return
+    async with db.session() as session:
+        found = (await session.scalars(select(MemoryRecord.id).where(
+            MemoryRecord.visibility == "group", MemoryRecord.group_key == spec.group).limit(1))).first()
+    if found is None:
+        known = ", ".join(await _known_scopes(db))
+        raise ScopeError(f"--scope {raw!r}: no memory was ever written there. Scopes are member:<name-or-id>, "
+                         f"member:<name-or-id>@group:<channel>:<chat_id>, group:<channel>:<chat_id> or team; "
+                         f"these hold memory now: {known}")
+
+
 async def _search(config: str | None, scope_raw: str, k: int, query: str | None,
                   since: str | None, until: str | None) -> int:
     spec = parse_scope(scope_raw)
+    lo, hi = _parse_time(since), _parse_time(until)
     async with _opened(config) as (store, db):
-        scope = await _scope(db, spec)
-        queries: list[tuple[Any, str]] = []
-        if query is not None:
-            queries.append((None, query))
-        else:
-            for number, line in enumerate(sys.stdin, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    data = json.loads(line)
-                    if not isinstance(data, dict) or not isinstance(data.get("query"), str):
-                        raise ValueError
-                except ValueError:
-                    sys.stderr.write(f'line {number}: expected {{"query": "...", "id": ...}}; skipped\n')
-                    continue
-                queries.append((data.get("id", number), data["query"]))
-        lo, hi = _parse_time(since), _parse_time(until)
-        for query_id, text in queries:
+        try:
+            scope = await scope_of(db, spec)
+        except ScopeError as exc:
+            known = ", ".join(await _known_scopes(db))
+            raise ScopeError(f"{exc}; these scopes hold memory now: {known}") from exc
+        await _check_known(db, spec, scope_raw)
+
+        async def answer(query_id: Any, text: str) -> None:
+            started = time.perf_counter()
             found = await store.recall(scope, text, k, since=lo, until=hi)
+            elapsed = round((time.perf_counter() - started) * 1000, 2)
             if not found and query_id is not None:
-                _emit({"query_id": query_id, "id": None, "text": None, "score": None, "rank": 0})
+                _emit({"query_id": query_id, "id": None, "text": None, "score": None, "rank": 0,
+                       "elapsed_ms": elapsed})
             for rank, r in enumerate(found, start=1):
-                _emit(_result(r, rank, query_id))
-    return len(queries)
+                _emit(_result(r, rank, query_id, elapsed))
+
+        if query is not None:
+            await answer(None, query)
+            return 1
+        count = 0
+        async for number, line in _stdin_lines():
+            try:
+                data = json.loads(line)
+                if not isinstance(data, dict) or not isinstance(data.get("query"), str):
+                    raise ValueError
+            except ValueError:
+                sys.stderr.write(f'line {number}: expected {{"query": "...", "id": ...}}; skipped\n')
+                sys.stderr.flush()
+                continue
+            await answer(data.get("id", number), data["query"])
+            count += 1
+    return count
 
 
 def ingest(scope: ScopeOption, config: ConfigOption = None,
@@ -295,7 +284,7 @@ def list_records(scope: ScopeOption, config: ConfigOption = None,
     """List the records a scope can read, newest first (JSON lines)."""
     async def run() -> None:
         async with _opened(config) as (store, db):
-            sc = await _scope(db, parse_scope(scope))
+            sc = await scope_of(db, parse_scope(scope))
             for row in await store.list_records(sc, kinds=tuple(kind or ()), limit=limit, history=history):
                 _emit({"id": row.id, "text": row.text, "kind": row.kind, "visibility": row.visibility,
                        "speaker": row.speaker, "timestamp": row.said_at.isoformat(),
@@ -309,7 +298,7 @@ def show(record_id: int, scope: ScopeOption, config: ConfigOption = None) -> Non
         from memory.export import _meta
 
         async with _opened(config) as (store, db):
-            row = await store.get(await _scope(db, parse_scope(scope)), record_id)
+            row = await store.get(await scope_of(db, parse_scope(scope)), record_id)
             if row is None:
                 raise ScopeError(f"record {record_id} does not exist or is outside {scope}")
             _emit({**_meta(row), "text": row.text, "superseded_by": row.superseded_by,
@@ -346,7 +335,7 @@ def forget(scope: ScopeOption, config: ConfigOption = None,
     """Delete records (and their history) from SQLite and the vector store."""
     async def run() -> None:
         async with _opened(config) as (store, db):
-            sc = await _scope(db, parse_scope(scope))
+            sc = await scope_of(db, parse_scope(scope))
             _emit({"forgotten": await store.forget(sc, record_id=record_id, query=query)})
     asyncio.run(run())
 

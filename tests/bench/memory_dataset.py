@@ -22,6 +22,7 @@ Run ``python -m tests.bench.memory_dataset [--out FILE] [--seed N]`` to (re)writ
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
 from dataclasses import dataclass, field
@@ -67,7 +68,8 @@ SIBLING_JOBS = [("just qualified as a paramedic", "emergency medical work"),
                 ("is now a pilot for a regional airline", "flying planes"),
                 ("started a furniture restoration business", "fixing up old furniture")]
 SIBLING_LINES = ["My {rel} {sname} {job}, we are all so proud.", "Fun fact: my {rel} {sname} {job}."]
-SIBLING_QUESTIONS = ["What does {p}'s {relword} {sname} do for a living?", "What line of work is {sname}, {p}'s {relword}, in?"]
+SIBLING_QUESTIONS = ["What does {p}'s {relword} {sname} do for a living?",
+                     "What line of work is {sname}, {p}'s {relword}, in?"]
 
 JOBS = [("I've been a nurse at the children's hospital for six years now", "What is {p}'s profession?"),
         ("my shift at the bakery starts at 4am, the price of making croissants", "Where does {p} work early mornings?"),
@@ -266,7 +268,7 @@ def _sessions(rnd: random.Random) -> list[date]:
 def _spread(rnd: random.Random, n_sessions: int, count: int, min_gap: int = 2) -> list[int]:
     for _ in range(200):
         picks = sorted(rnd.sample(range(n_sessions), count))
-        if all(b - a >= min_gap for a, b in zip(picks, picks[1:], strict=False)):
+        if all(b - a >= min_gap for a, b in itertools.pairwise(picks)):
             return picks
     return sorted(rnd.sample(range(n_sessions), count))
 
