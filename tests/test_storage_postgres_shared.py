@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,14 +13,18 @@ from rich.console import Console
 from sqlalchemy import select, text
 
 from assistant.clock import SystemClock
+from assistant.config import SchedulerConfig
 from assistant.leases import Leader, Leases, read_leases, read_workers
 from assistant.messages import Reply
 from assistant.outbox import Outbox
+from assistant.scheduler import JobKind, JobRun, Scheduler, run_key
 from assistant.status_report import collect_status, print_status
 from assistant.storage.db import Database
 from assistant.storage.tables import Message
 from channels.console import ConsoleChannel
+from tests.standins.manual_clock import ManualClock
 from tests.standins.postgres import PostgresServer, postgres_bin, running_postgres
+from tests.standins.scheduler_world import Host, add_member, scope
 
 WAIT_S = 15.0
 
@@ -187,3 +192,32 @@ async def test_status_lists_every_process_and_what_it_holds(postgres: PostgresSe
     out = Console(record=True, width=200)
     print_status(report, out)
     assert "1 process(es) on this database" in out.export_text()
+
+
+async def test_two_schedulers_on_one_database_run_each_planned_run_once(db: Database) -> None:
+    clock = ManualClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    config = SchedulerConfig()
+    alice = scope(await add_member(db, "Alice"), "Alice")
+    hosts = [Host(db, clock), Host(db, clock)]
+    schedulers = [Scheduler(db, clock, config, host) for host in hosts]
+    for scheduler in schedulers:
+        await scheduler.start()
+    try:
+        await clock.settled(2)
+        plan = schedulers[0].plan("every 15 minutes", timezone="UTC")
+        for n in range(5):
+            await schedulers[n % 2].create(alice, plan, what=f"check the build {n}", kind=JobKind.AGENT)
+        await clock.run_in_steps(clock.now() + timedelta(minutes=90), timedelta(minutes=1), sleepers=2)
+        for scheduler in schedulers:
+            await scheduler.drain()
+    finally:
+        for scheduler in schedulers:
+            await scheduler.aclose()
+    async with db.session() as s:
+        runs = list((await s.execute(select(JobRun))).scalars())
+        outbound = list((await s.execute(select(Message.idempotency_key).where(Message.direction == "out")))
+                        .scalars())
+    calls = [(job.id, job.planned_at) for host in hosts for job in host.agent_calls]
+    assert len(runs) == 30  # 5 jobs, every 15 minutes for 90 minutes
+    assert sorted(calls) == sorted((run.job_id, run.planned_at) for run in runs)  # each run once, in one process
+    assert sorted(outbound) == sorted(run_key(run.job_id, run.planned_at) for run in runs)  # one reply each
