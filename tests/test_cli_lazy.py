@@ -15,7 +15,7 @@ from assistant.cli.main import COMMANDS, app, load_command
 
 # What the quick paths must not pull in: the command modules and the heavy libraries behind them.
 _HEAVY = ("assistant.cli.core", "assistant.config", "assistant.storage", "sqlalchemy", "alembic", "chromadb",
-          "numpy", "httpx", "pydantic")
+          "numpy", "httpx", "pydantic", "rich")
 
 _PROBE = """
 import json, sys
