@@ -17,7 +17,7 @@ from assistant.config import SchedulerConfig
 from assistant.leases import Leader, Leases, read_leases, read_workers
 from assistant.messages import Reply
 from assistant.outbox import Outbox
-from assistant.scheduler import JobKind, JobRun, Scheduler, run_key
+from assistant.scheduler import JobKind, JobRun, JobView, Scheduler, run_key
 from assistant.status_report import collect_status, print_status
 from assistant.storage.db import Database
 from assistant.storage.tables import Message
@@ -221,3 +221,37 @@ async def test_two_schedulers_on_one_database_run_each_planned_run_once(db: Data
     assert len(runs) == 30  # 5 jobs, every 15 minutes for 90 minutes
     assert sorted(calls) == sorted((run.job_id, run.planned_at) for run in runs)  # each run once, in one process
     assert sorted(outbound) == sorted(run_key(run.job_id, run.planned_at) for run in runs)  # one reply each
+
+
+class _HangingHost(Host):
+    """A process whose agent job never finishes (it is about to die)."""
+
+    async def run_agent_job(self, job: JobView) -> str:
+        self.agent_calls.append(job)
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
+async def test_a_run_left_running_by_a_dead_process_is_reported_after_the_time_limit(db: Database) -> None:
+    clock = ManualClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    config = SchedulerConfig(agent_timeout_s=120)
+    alice = scope(await add_member(db, "Alice"), "Alice")
+    dying = Scheduler(db, clock, config, _HangingHost(db, clock))
+    await dying.start()
+    await clock.settled()
+    await dying.create(alice, dying.plan("in 1 minute", timezone="UTC"), what="summarise", kind=JobKind.AGENT)
+    await clock.settled()
+    await clock.advance(timedelta(minutes=1))
+    await dying.aclose(drain_s=0)  # gone mid-run: the run stays "running"
+    survivor = Scheduler(db, clock, config, Host(db, clock))
+    await survivor.start()
+    try:
+        await clock.settled()
+        async with db.session() as s:
+            assert [r.task_status for r in (await s.execute(select(JobRun))).scalars()] == ["running"]
+        await clock.run_in_steps(clock.now() + timedelta(minutes=5), timedelta(minutes=1))
+    finally:
+        await survivor.aclose()
+    async with db.session() as s:
+        [run] = (await s.execute(select(JobRun))).scalars()
+    assert run.task_status == "failed" and run.note == "interrupted by a restart"

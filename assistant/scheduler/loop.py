@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 CLAIM_BATCH = 500
 DELIVERY_BATCH = 500
+RECOVER_MARGIN = timedelta(minutes=1)  # past the time limit: a live process has written its result by then
 IDLE_WAKE = timedelta(hours=1)  # with nothing scheduled, look again now and then (jobs added by another process)
 
 
@@ -46,6 +47,7 @@ class Scheduler:
         self._runs = RunBook(db, config)
         # Other processes may run jobs from the same tables (PostgreSQL): their runs in progress are not ours.
         self._shared = not db.is_sqlite
+        self._recover_at: datetime | None = None
         self._host = host
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
@@ -57,10 +59,9 @@ class Scheduler:
     async def start(self) -> None:
         if self.state is not SchedulerState.NEW:
             raise TeamclawError("the scheduler was started already; build a new one")
-        now = self.clock.now()
-        # With other processes, a run is someone's interrupted one only once it outlived the agent time limit.
-        cutoff = now - timedelta(seconds=self.config.agent_timeout_s) if self._shared else None
-        recovered = await self._runs.recover_interrupted(now, started_before=cutoff)
+        # With other processes, a run is someone's interrupted one only once it outlived the agent time limit:
+        # the loop looks for those (``_recover_others``).
+        recovered = 0 if self._shared else await self._runs.recover_interrupted(self.clock.now())
         if recovered:
             log.warning("%d scheduled run(s) were interrupted by the last shutdown; owners are told", recovered)
         self.state = SchedulerState.RUNNING
@@ -112,9 +113,12 @@ class Scheduler:
         while True:
             self._wake.clear()
             try:
+                await self._recover_others()
                 await self._tick()
                 now = self.clock.now()
                 wake_at = await self._runs.next_wake(now) or now + IDLE_WAKE
+                if self._recover_at is not None:
+                    wake_at = min(wake_at, self._recover_at)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -132,6 +136,20 @@ class Scheduler:
             delivered = await self._deliver(now)
             if seen < CLAIM_BATCH and delivered < DELIVERY_BATCH:
                 return
+
+    async def _recover_others(self) -> None:
+        """Shared tables: a run left "running" well past the agent time limit belongs to a process that died; it is
+        reported as interrupted, as a restart does for its own (looked at once per time limit)."""
+        if not self._shared:
+            return
+        now = self.clock.now()
+        if self._recover_at is not None and now < self._recover_at:
+            return
+        limit = timedelta(seconds=self.config.agent_timeout_s)
+        self._recover_at = now + limit
+        recovered = await self._runs.recover_interrupted(now, started_before=now - limit - RECOVER_MARGIN)
+        if recovered:
+            log.warning("%d scheduled run(s) of a process that stopped were reported as interrupted", recovered)
 
     def _spawn(self, claimed: Claimed) -> None:
         task = asyncio.create_task(self._run_agent(claimed), name=f"job-{claimed.job.id}")
