@@ -149,6 +149,8 @@ async def answer_without_model(ctx: CommandContext, commands: CommandRegistry) -
 
 async def answer_plain_words(text: str, ctx: CommandContext, commands: CommandRegistry) -> str | None:
     """Do what a plain-word message asks and say so in one line; None when it is not one (the model answers)."""
+    if ctx.inbound.attachments:
+        return None  # "remember that this is my desk" with a photo: the words alone would lose the picture
     scheduler = ctx.services.scheduler
     now = scheduler.clock.now() if scheduler is not None else datetime.now().astimezone()
     intent = read_intent(text, timezone=ctx.scope.timezone, now=now)

@@ -185,3 +185,16 @@ def test_ctrl_c_leaves_the_chat_cleanly(tmp_path: Path) -> None:
     finally:
         child.close()
     assert child.exitstatus == 0
+
+
+async def test_words_sent_with_a_file_go_to_the_model() -> None:
+    from assistant.commands import CommandContext, CommandRegistry
+    from assistant.intents import answer_plain_words
+    from assistant.messages import Attachment, ChatKind, Inbound, MemberScope
+
+    text = "remember that this is my desk"
+    scope = MemberScope(member_id=1, member_name="you", channel="console", chat_id="c1", chat_kind=ChatKind.DIRECT)
+    inbound = Inbound(channel="console", chat_id="c1", chat_kind=ChatKind.DIRECT, sender_id="you", sender_name="you",
+                      text=text, platform_message_id="m1", attachments=(Attachment("image", "f1", "desk.jpg"),))
+    ctx = CommandContext(scope=scope, services=None, inbound=inbound)  # type: ignore[arg-type]
+    assert await answer_plain_words(text, ctx, CommandRegistry()) is None  # nothing was touched: services is None
