@@ -7,7 +7,7 @@ process ran) and throughput (answers per second). Targets: 0 lost, 0 duplicated,
 >= 20 % of the turns.
 
     teamclaw bench scaleout [--workers 2] [--members 200] [--groups 20] [--messages 4] [--json]
-        [--rate 5] [--lease-ttl 6] [--database-url postgresql+asyncpg://...] [--chroma-url http://host:8000]
+        [--rate 5] [--lease-ttl 6] [--mode webhook|polling] [--database-url postgresql+asyncpg://...] [--chroma-url http://host:8000]
         [--no-memory]
 """
 
@@ -56,6 +56,8 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=5.0,
                         help="messages a second offered by all members together (0: as fast as answered)")
     parser.add_argument("--lease-ttl", type=float, default=6.0, help="storage.lease_ttl_s of every process")
+    parser.add_argument("--mode", choices=("webhook", "polling"), default="webhook",
+                        help="webhook: every process receives behind a balancer; polling: one polls, and is killed")
     parser.add_argument("--database-url", default="", help="use this PostgreSQL database instead of starting one")
     parser.add_argument("--chroma-url", default="", help="use this Chroma server instead of starting one")
     parser.add_argument("--no-memory", action="store_true", help="memory off (no Chroma server)")
@@ -69,14 +71,15 @@ def main() -> int:
             _database(args.database_url) as database_url, _chroma(args.chroma_url, memory) as chroma_url:
         plan = ScaleoutPlan(workers=args.workers, members=args.members, groups=args.groups,
                             messages_per_member=args.messages, lease_ttl_s=args.lease_ttl, memory=memory,
-                            rate=args.rate,
+                            rate=args.rate, mode=args.mode,
                             chroma_url=chroma_url)
         result = asyncio.run(run_scaleout(plan, Path(tmp), database_url, say=say))
     figures = result.figures()
     met = (result.lost == TARGETS["lost"] and result.duplicated == TARGETS["duplicated"]
            and result.failover_s is not None and result.failover_s <= TARGETS["failover_s"]
            and min(result.share_per_worker) >= TARGETS["min_share"])
-    figures.update(lease_ttl_s=args.lease_ttl, offered_rate=args.rate, memory=memory, targets_met=met)
+    figures.update(mode=args.mode, lease_ttl_s=args.lease_ttl, offered_rate=args.rate, memory=memory,
+                   targets_met=met)
     if args.json:
         print(json.dumps(figures))
     else:

@@ -1,9 +1,10 @@
-"""Several real daemon processes on one PostgreSQL, behind a load balancer of webhooks, one of them SIGKILLed.
+"""Several real daemon processes on one PostgreSQL, one of them SIGKILLed midway.
 
-Shared by the multi-process test and ``teamclaw bench scaleout``. Every daemon runs Telegram in webhook mode on
-its own port; the harness is the load balancer: it posts each member's next message to the next live process and,
-when a process does not answer, to the next one (as Telegram retries). Members write in a closed loop (the next
-message after the reply to the last). Each process has a model stand-in of its own, so the turns each process ran
+Shared by the multi-process tests and ``teamclaw bench scaleout``. In webhook mode every daemon listens on its own
+port and the harness is the load balancer: it posts each member's next message to the next live process and,
+when a process does not answer, to the next one (as Telegram retries). In polling mode one process polls the bot
+(the receiver lease) and it is the one killed. Members write in a closed loop (the next message after the reply to
+the last). Each process has a model stand-in of its own, so the turns each process ran
 are counted where they happened; one responder behind all of them notes any two turns of one member at once.
 """
 
@@ -44,6 +45,9 @@ class ScaleoutPlan:
     # Messages a second offered by all members together (each waits a think time between its bursts); 0: as fast
     # as the answers come. Below capacity, the failover figure is the takeover, not a saturated queue draining.
     rate: float = 0.0
+    # "webhook": every process receives, behind the harness's balancer; "polling": one process polls the bot (the
+    # holder of the receiver lease) and that one is killed, so another must take polling over.
+    mode: str = "webhook"
     kill_after_share: float = 0.5  # SIGKILL one process once this share of all messages was answered
     model_delay_s: float = 0.05
     lease_ttl_s: float = 6.0
@@ -161,10 +165,7 @@ async def run_scaleout(plan: ScaleoutPlan, workdir: Path, database_url: str, *, 
                 home = workdir / f"worker-{n}"
                 config = daemon_config(
                     home, fake, model, allowed_chats=chats, scheduler=False,
-                    channels={"telegram": {"enabled": True, "token": fake.token, "base_url": fake.base_url,
-                                           "base_file_url": fake.base_file_url, "mode": "webhook",
-                                           "webhook_url": f"http://127.0.0.1:{port}/tg", "webhook_port": port,
-                                           "webhook_secret": SECRET}},
+                    channels={"telegram": _telegram(fake, plan.mode, port)},
                     storage={"url": database_url, "lease_ttl_s": plan.lease_ttl_s,
                              **({"chroma_url": plan.chroma_url} if plan.chroma_url else {})},
                     memory={"enabled": plan.memory},
@@ -174,8 +175,12 @@ async def run_scaleout(plan: ScaleoutPlan, workdir: Path, database_url: str, *, 
             for worker in workers:
                 worker.process.start()
             async with httpx.AsyncClient(timeout=10.0) as client:
-                await _wait_listening(client, workers)
-                result = await _play(plan, fake, workers, members, turns, client, say)
+                if plan.mode == "polling":
+                    victim = await _wait_registered(database_url, workers)
+                else:
+                    await _wait_listening(client, workers)
+                    victim = workers[0]
+                result = await _play(plan, fake, workers, members, turns, client, say, victim)
             await _count_by_rows(result, fake, database_url)
             return result
         finally:
@@ -183,6 +188,41 @@ async def run_scaleout(plan: ScaleoutPlan, workdir: Path, database_url: str, *, 
                 if worker.process.alive():
                     worker.process.stop()
                 worker.model.stop()
+
+
+def _telegram(fake: FakeTelegram, mode: str, port: int) -> dict[str, Any]:
+    common = {"enabled": True, "token": fake.token, "base_url": fake.base_url, "base_file_url": fake.base_file_url}
+    if mode == "polling":
+        return {**common, "mode": "polling", "poll_timeout_s": 1}
+    return {**common, "mode": "webhook", "webhook_url": f"http://127.0.0.1:{port}/tg", "webhook_port": port,
+            "webhook_secret": SECRET}
+
+
+async def _wait_registered(database_url: str, workers: list[_Worker]) -> _Worker:
+    """Polling: wait until every process is up (its heartbeat row) and one holds the bot; returns that one."""
+    from assistant.leases import read_leases, read_workers
+    from assistant.storage.db import Database
+
+    db = Database(database_url)
+    deadline = time.monotonic() + 90
+    try:
+        while True:
+            for worker in workers:
+                if not worker.process.alive():
+                    raise RuntimeError(f"worker {worker.index} exited at start:\n{worker.process.log_text()[-3000:]}")
+            try:
+                alive = {w.pid for w in await read_workers(db) if w.alive}
+                holders = [lease.holder for lease in await read_leases(db) if lease.name == "receiver:telegram"]
+            except Exception:
+                alive, holders = set(), []  # the first process is still creating the tables
+            if holders and all(w.process.pid in alive for w in workers):
+                pid = int(holders[0].split(":")[-2])
+                return next(w for w in workers if w.process.pid == pid)
+            if time.monotonic() > deadline:
+                raise RuntimeError("the processes did not all start, or none took the bot")
+            await asyncio.sleep(0.2)  # a starting process sends no signal of readiness
+    finally:
+        await db.aclose()
 
 
 async def _wait_listening(client: httpx.AsyncClient, workers: list[_Worker]) -> None:
@@ -203,7 +243,7 @@ async def _wait_listening(client: httpx.AsyncClient, workers: list[_Worker]) -> 
 
 async def _play(plan: ScaleoutPlan, fake: FakeTelegram, workers: list[_Worker],
                 members: list[tuple[int, str, int]], turns: _Turns, client: httpx.AsyncClient,
-                say: Any) -> ScaleoutResult:
+                say: Any, victim: _Worker) -> ScaleoutResult:
     total = plan.members * plan.messages_per_member
     if plan.messages_per_member % plan.burst:
         raise ValueError("messages_per_member must be a multiple of burst")
@@ -216,6 +256,9 @@ async def _play(plan: ScaleoutPlan, fake: FakeTelegram, workers: list[_Worker],
     started = time.perf_counter()
 
     async def post(update: dict[str, Any]) -> None:
+        if plan.mode == "polling":
+            fake.push_raw(update)  # Telegram holds it for whichever process polls
+            return
         while True:
             live = [w for w in workers if w.killed_at is None]
             worker = live[next(balancer) % len(live)]
@@ -261,11 +304,10 @@ async def _play(plan: ScaleoutPlan, fake: FakeTelegram, workers: list[_Worker],
                 seen = len(sent)
                 progress.set()
             if "at" not in kill and len(answered) >= total * plan.kill_after_share:
-                victim = workers[0]
                 victim.process.kill()
                 victim.killed_at = kill["at"] = time.perf_counter()
                 if say is not None:
-                    say(f"killed worker 0 (SIGKILL) after {len(answered)} of {total} answers")
+                    say(f"killed worker {victim.index} (SIGKILL) after {len(answered)} of {total} answers")
             await asyncio.sleep(0.02)  # the stand-in is in this process, on other threads: look again shortly
 
     watcher = asyncio.create_task(watch())
@@ -296,5 +338,6 @@ async def _play(plan: ScaleoutPlan, fake: FakeTelegram, workers: list[_Worker],
         share_per_worker=[round(n / done, 3) for n in turns_per_worker],
         throughput=round(len(answered) / elapsed, 1), overlapping_turns=turns.overlaps,
         elapsed_s=round(elapsed, 1),
-        extra={"replies_sent": len(sent), "killed_worker_turns": turns_per_worker[0], "killed_at": kill.get("at")},
+        extra={"replies_sent": len(sent), "killed_worker": victim.index,
+               "killed_worker_turns": turns_per_worker[victim.index], "killed_at": kill.get("at")},
     )
