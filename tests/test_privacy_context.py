@@ -16,9 +16,10 @@ import pytest
 from typer.testing import CliRunner
 
 from assistant.cli.main import app
+from assistant.config import RoutingConfig
 from assistant.context import DEFAULT_INSTRUCTIONS, DEFAULT_PERSONA
-from assistant.privacy import CONTEXT_KINDS, DETECTOR_VERSION, KIND_LABELS, PrivacyDetector, scan
-from assistant.privacy.classifier import ContextClassifier, default_classifier, write_model
+from assistant.privacy import CONTEXT_KINDS, DEFAULT_THRESHOLD, DETECTOR_VERSION, KIND_LABELS, PrivacyDetector, scan
+from assistant.privacy.classifier import ContextClassifier, Head, default_classifier, model_digest, write_model
 from tests.bench.bench_routing import run as bench_routing
 from tests.conftest import write_config
 
@@ -111,12 +112,18 @@ def test_detector_version_follows_the_weights(tmp_path: Path) -> None:
     digests = []
     for bias in (0.0, 0.5):  # a retrained model is another file, hence another version
         path = tmp_path / f"model-{bias}.bin"
-        write_model(path, classes=("none", "health"), bias=(bias, 0.0), scale=(1.0, 1.0), temperature=1.0,
-                    columns=(bytes([128] * 16), bytes([129] * 16)), meta={})
+        heads = [Head("private", ("none", "private"), (bias, 0.0), (1.0, 1.0), 1.0, (bytes([128] * 16),) * 2),
+                 Head("kind", ("none", "health"), (0.0, 0.0), (1.0, 1.0), 1.0, (bytes([128] * 16),) * 2)]
+        write_model(path, heads, meta={})
         model = ContextClassifier(path)
-        assert model.buckets == 16 and 0 <= model.probabilities("x")["health"] <= 1
+        assert model.buckets == 16 and 0 <= model.probabilities("x")["private"] <= 1
+        assert model_digest(path) == model.digest
         digests.append(model.digest)
     assert digests[0] != digests[1]
+
+
+def test_config_default_is_the_detector_default() -> None:
+    assert RoutingConfig().privacy_threshold == DEFAULT_THRESHOLD
 
 
 def test_new_kinds_have_labels() -> None:

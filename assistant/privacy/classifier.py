@@ -1,5 +1,5 @@
-"""The learned part of the privacy detector: a calibrated multinomial logistic regression over hashed word and
-character n-grams that reads a text's context (health, finance, legal, HR, family, whereabouts, identity,
+"""The learned part of the privacy detector: calibrated logistic regressions over hashed word and character
+n-grams and word families that read a text's context (health, finance, legal, HR, family, whereabouts, identity,
 correspondence) where the deterministic detectors only see identifiers.
 
 The weights ship inside the package (``context_model.bin``, trained by ``scripts/train_privacy_classifier.py`` on
@@ -23,7 +23,8 @@ from pathlib import Path
 from assistant.errors import ConfigError
 from assistant.privacy.features import FEATURES_VERSION, hashed_features
 
-__all__ = ["CONTEXT_KINDS", "MODEL_PATH", "ContextClassifier", "ContextScore", "default_classifier", "write_model"]
+__all__ = ["CONTEXT_KINDS", "MODEL_PATH", "ContextClassifier", "ContextScore", "Head", "default_classifier",
+           "model_digest", "write_model"]
 
 MODEL_PATH = Path(__file__).with_name("context_model.bin")
 _MAGIC = b"TCPRIV1\n"
@@ -45,8 +46,33 @@ class ContextScore:
     private: float
 
 
+@dataclass(frozen=True, slots=True)
+class Head:
+    """One softmax over hashed features: ``columns[k]`` holds class k's weights, one byte (int8 + 128) per bucket."""
+
+    name: str
+    classes: tuple[str, ...]
+    bias: tuple[float, ...]
+    scale: tuple[float, ...]
+    temperature: float
+    columns: tuple[bytes, ...]
+
+    def probabilities(self, features: list[int]) -> dict[str, float]:
+        norm = 1.0 / math.sqrt(len(features))
+        offset = 128 * len(features)
+        logits = [
+            (bias + scale * (sum(map(column.__getitem__, features)) - offset) * norm) / self.temperature
+            for bias, scale, column in zip(self.bias, self.scale, self.columns, strict=True)
+        ]
+        top = max(logits)
+        exps = [math.exp(v - top) for v in logits]
+        total = sum(exps)
+        return {c: e / total for c, e in zip(self.classes, exps, strict=True)}
+
+
 class ContextClassifier:
-    """Scores texts with the weights of one model file; immutable after loading."""
+    """Scores texts with the weights of one model file; immutable after loading. Two heads share the features: a
+    binary one ("private" or "none") decides, a multinomial one names the likeliest kind."""
 
     def __init__(self, path: Path = MODEL_PATH) -> None:
         try:
@@ -61,40 +87,38 @@ class ContextClassifier:
         if header["features_version"] != FEATURES_VERSION:
             raise ConfigError(f"{path} was trained on other features: retrain it with "
                               "scripts/train_privacy_classifier.py")
-        self.digest = hashlib.sha256(raw).hexdigest()[:12]
-        self.classes: tuple[str, ...] = tuple(header["classes"])
+        self.digest = _digest(raw)
         self.buckets: int = header["buckets"]
-        self._bias: tuple[float, ...] = tuple(header["bias"])
-        self._scale: tuple[float, ...] = tuple(header["scale"])
-        self._temperature: float = header["temperature"]
         table = zlib.decompress(raw[body_at:])
-        # One bytes object per class, each weight stored as int8 + 128: summing a class is a C-level map.
-        self._columns = tuple(table[k * self.buckets:(k + 1) * self.buckets] for k in range(len(self.classes)))
-        self._none = self.classes.index("none")
+        heads: dict[str, Head] = {}
+        at = 0
+        for spec in header["heads"]:
+            count = len(spec["classes"])
+            columns = tuple(table[(at + k) * self.buckets:(at + k + 1) * self.buckets] for k in range(count))
+            at += count
+            heads[spec["name"]] = Head(spec["name"], tuple(spec["classes"]), tuple(spec["bias"]),
+                                       tuple(spec["scale"]), spec["temperature"], columns)
+        self._decision = heads["private"]
+        self._kinds = heads["kind"]
 
     def probabilities(self, text: str) -> dict[str, float]:
-        """Calibrated probability of each class ("none" and every kind) for one piece of text."""
+        """Calibrated probability that ``text`` is private ("private" and "none"), and of each kind."""
         features = hashed_features(text, self.buckets)
         if not features:
-            return {c: float(c == "none") for c in self.classes}
-        norm = 1.0 / math.sqrt(len(features))
-        offset = 128 * len(features)
-        logits = [
-            (bias + scale * (sum(map(column.__getitem__, features)) - offset) * norm) / self._temperature
-            for bias, scale, column in zip(self._bias, self._scale, self._columns, strict=True)
-        ]
-        top = max(logits)
-        exps = [math.exp(v - top) for v in logits]
-        total = sum(exps)
-        return {c: e / total for c, e in zip(self.classes, exps, strict=True)}
+            return {"private": 0.0, "none": 1.0}
+        return {**self._kinds.probabilities(features), **self._decision.probabilities(features)}
 
     def score(self, text: str) -> list[ContextScore]:
         """One score per window of ``text`` (one window for a chat message)."""
         scores: list[ContextScore] = []
         for start, end in _windows(text):
-            probs = self.probabilities(text[start:end])
-            kind = max((c for c in self.classes if c != "none"), key=probs.__getitem__)
-            scores.append(ContextScore(start, end, kind, 1.0 - probs["none"]))
+            features = hashed_features(text[start:end], self.buckets)
+            if not features:
+                continue
+            private = self._decision.probabilities(features)["private"]
+            kinds = self._kinds.probabilities(features)
+            kind = max((c for c in self._kinds.classes if c != "none"), key=kinds.__getitem__)
+            scores.append(ContextScore(start, end, kind, private))
         return scores
 
 
@@ -124,18 +148,31 @@ def _windows(text: str) -> list[tuple[int, int]]:
     return windows
 
 
+def _digest(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()[:12]
+
+
+def model_digest(path: Path) -> str:
+    """The short digest of a model file, "missing" when there is none."""
+    try:
+        return _digest(path.read_bytes())
+    except OSError:
+        return "missing"
+
+
 @cache
 def default_classifier() -> ContextClassifier:
     """The shipped model, read once per process (about 1 ms)."""
     return ContextClassifier()
 
 
-def write_model(path: Path, *, classes: Sequence[str], bias: Sequence[float], scale: Sequence[float],
-                temperature: float, columns: Sequence[bytes], meta: dict[str, object]) -> None:
-    """Write a model file: ``columns[k]`` holds class k's weights, one byte (int8 + 128) per bucket."""
-    buckets = len(columns[0])
-    header = json.dumps({"features_version": FEATURES_VERSION, "classes": list(classes), "buckets": buckets,
-                         "bias": list(bias), "scale": list(scale), "temperature": temperature, "meta": meta},
-                        sort_keys=True).encode()
-    body = zlib.compress(b"".join(columns), 9)
+def write_model(path: Path, heads: Sequence[Head], meta: dict[str, object]) -> None:
+    """Write a model file holding ``heads`` (a "private" and a "kind" head), all over the same buckets."""
+    buckets = len(heads[0].columns[0])
+    header = json.dumps({
+        "features_version": FEATURES_VERSION, "buckets": buckets, "meta": meta,
+        "heads": [{"name": h.name, "classes": list(h.classes), "bias": list(h.bias), "scale": list(h.scale),
+                   "temperature": h.temperature} for h in heads],
+    }, sort_keys=True).encode()
+    body = zlib.compress(b"".join(c for h in heads for c in h.columns), 9)
     path.write_bytes(_MAGIC + struct.pack("<I", len(header)) + header + body)

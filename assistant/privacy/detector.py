@@ -7,9 +7,10 @@ router again on every step of a turn, so results are kept in a small bounded cac
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 
-from assistant.privacy.classifier import ContextClassifier, default_classifier
+from assistant.privacy.classifier import MODEL_PATH, ContextClassifier, default_classifier, model_digest
 from assistant.privacy.finding import Finding
 from assistant.privacy.identifiers import IDENTIFIER_DETECTORS
 from assistant.privacy.topics import GATED_TOPIC_DETECTORS, TOPIC_DETECTORS
@@ -22,9 +23,13 @@ DEFAULT_CACHE_SIZE = 2048
 MIN_CONFIDENCE = 0.5
 # The classifier's calibrated probability above which a text's context makes it private (routing.privacy_threshold).
 DEFAULT_THRESHOLD = 0.5
-# Keyword detectors for health and salary ("胃癌", "salary") also fire on textbook questions: they count only when
-# the classifier, too, leans towards private.
-_TOPIC_GATE = 0.05
+# Keyword detectors for health and salary ("胃癌", "salary") also fire on textbook questions: they count unless the
+# classifier is sure the text is not about anyone (an exam question scores about 0.0002, "阳了，居家办公" 0.03).
+_TOPIC_GATE = 0.01
+# Context is read from words: a window with fewer than this many words besides its identifiers ("my number is
+# 138...", "hello there") says too little, and the identifiers found in it speak for themselves.
+_MIN_CONTEXT_WORDS = 4
+_WORD = re.compile(r"[A-Za-z]+|[\u4e00-\u9fff]{1,2}")
 # Bump when a pattern changes; the model file's own digest is appended, so retraining changes the version too.
 _RULES_VERSION = "2"
 
@@ -41,12 +46,22 @@ def _merge(findings: list[Finding]) -> list[Finding]:
     return kept
 
 
+def _words_besides(text: str, start: int, end: int, identifiers: list[Finding]) -> int:
+    """Words in ``text[start:end]`` outside the identifiers found there (a CJK word counted as two characters)."""
+    chars = list(text[start:end])
+    for f in identifiers:
+        for i in range(max(f.start, start), min(f.end, end)):
+            chars[i - start] = " "
+    return len(_WORD.findall("".join(chars)))
+
+
 def _scan(text: str, threshold: float, classifier: ContextClassifier) -> tuple[Finding, ...]:
     if not text or text.isspace():
         return ()
     found = [f for detect in _DETECTORS for f in detect(text) if f.confidence >= MIN_CONFIDENCE]
     scores = classifier.score(text)
-    context = [Finding(s.kind, s.start, s.end, round(s.private, 3)) for s in scores if s.private >= threshold]
+    context = [Finding(s.kind, s.start, s.end, round(s.private, 3)) for s in scores
+               if s.private >= threshold and _words_besides(text, s.start, s.end, found) >= _MIN_CONTEXT_WORDS]
     for score in scores:
         if score.private >= _TOPIC_GATE:
             window = text[score.start:score.end]
@@ -63,7 +78,9 @@ def scan(text: str) -> tuple[Finding, ...]:
 
 
 def _version() -> str:
-    return f"{_RULES_VERSION}+{default_classifier().digest}"
+    # The file's digest, not the loaded model's: importing the package must not parse the model (the training
+    # script imports it to write a new one).
+    return f"{_RULES_VERSION}+{model_digest(MODEL_PATH)}"
 
 
 # What the verdicts stored beside memory records were computed with: when it changes, they are recomputed.

@@ -33,7 +33,9 @@ _LEXICON_PATTERNS = (
     ("health", r"diagnos|symptom|medicat|prescri|dose|dosage|\bmg\b|pill|drug|doctor|hospital|clinic|surgery|"
                r"therap|psychiat|chemo|biopsy|cancer|tumou?r|pregnan|allerg|disease|disorder|syndrome|infection|"
                r"pain|ache|fever|cough|nause|rehab|recovery|injur|asthma|diabet|depress|anxiety|insulin|blood|"
-               r"covid|positive|sick|ill\b|illness|patient|appointment|arthritis|migraine|"
+               r"covid|positive|sick|ill\b|illness|patient|appointment|arthritis|migraine|mri\b|scan\b|"
+               r"profen|formin|pril\b|statin|cillin|olol\b|prazole|oxetine|azepam|sartan|mab\b|"
+               r"relapse|sober|miscarr|counsel|medical|"
                r"病|症|癌|药|医|诊|疼|痛|烧|咳|孕|术|疗|瘤|炎|检查|体检|住院|出院|过敏|失眠|血|患者|挂号|复查"),
     ("finance", r"salary|income|earn|paid|pay\b|payment|debt|owe|loan|mortgage|rent\b|savings|account|card|"
                 r"bank|credit|charge|withdraw|deposit|budget|tax|refund|bankrupt|invest|crypto|stock|\$|usd|"

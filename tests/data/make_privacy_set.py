@@ -579,6 +579,40 @@ EN_FACTS: list[tuple[str, str]] = [
     ("correspondence", "{who} sent over the {month} invoices for ${amount} and wants payment by {date}"),
     ("correspondence", "{who} emailed about the overdue invoice {inv} from {company}"),
     ("correspondence", "{who} is negotiating the ${amount} contract with {company} by email"),
+    ("health", "{who} needs to take {drug} with food or {he} gets {symptom}"),
+    ("health", "{who} has been seeing a counsellor since the miscarriage"),
+    ("health", "{who} relapsed last week after {n} months sober"),
+    ("health", "{who} has to get an MRI on {day} because of the {symptom}"),
+    ("health", "{who} forgot to take the {drug} again and felt awful all day"),
+    ("health", "{who} is recovering at home after the {procedure} and can't lift anything"),
+    ("finance", "{who} maxed out the {bank} card and the payment is due on {date}"),
+    ("finance", "{who} sends ${amount} a month to {his} parents and is short on rent"),
+    ("finance", "{who} got a letter from a debt collector about ${amount}"),
+    ("finance", "{who} cashed out ${amount} from the 401k to cover medical bills"),
+    ("finance", "{who} transferred ${amount} from account ending {last4} by mistake"),
+    ("legal", "{who} got served with eviction papers on {date}"),
+    ("legal", "{who} is testifying against {name} in the fraud trial"),
+    ("legal", "{who} has an outstanding warrant in {city} for unpaid fines"),
+    ("legal", "{who} is fighting {company} in small claims court over ${amount}"),
+    ("hr", "{who} is taking stress leave from {date} and doesn't want the team to know why"),
+    ("hr", "{who} failed the background check for the {job} role"),
+    ("hr", "{who} is negotiating a severance package with {company}"),
+    ("hr", "{who} got passed over for promotion again and is thinking of quitting"),
+    ("hr", "{who} needs a letter from HR for {his} green card application"),
+    ("family", "{who} is moving {his} mother into a care home in {month}"),
+    ("family", "{who} is trying to get pregnant and it's been hard"),
+    ("family", "{who} found out {he} was adopted"),
+    ("family", "{who} has been fighting with {his} teenage son about school every night"),
+    ("family", "{who}'s marriage is falling apart after the affair"),
+    ("whereabouts", "{who} will be alone at the cabin near {city} all weekend"),
+    ("whereabouts", "{who} picks up {his} daughter from {school} at {time} every weekday"),
+    ("whereabouts", "{who} is hiding at a friend's place on {street} until things calm down"),
+    ("whereabouts", "{who} is on vacation in {city} until {date} and the house is empty"),
+    ("identity", "{who}'s driver's licence number and date of birth were leaked in the breach"),
+    ("identity", "{who} changed {his} legal name last year and the bank still uses the old one"),
+    ("identity", "{who} is undocumented and worried about the new ID rules"),
+    ("correspondence", "{who} wrote to say the ${amount} refund for order {inv} still hasn't come through"),
+    ("correspondence", "{who} asked me by email to wire ${amount} to a new account before {day}"),
 ]
 EN_ASKS = ["What should we do?", "Write a short note to the team about it.", "How should I bring this up?",
            "Can you remind me to follow up on {day}?", "Summarize this for my notes.", "Any advice?",
@@ -638,6 +672,40 @@ ZH_FACTS: list[tuple[str, str]] = [
     ("correspondence", "{who}发来了{month}的发票，一共{amount}元，要求{date}前付款"),
     ("correspondence", "{who}发邮件催{company}那张{inv}号发票的款"),
     ("correspondence", "{who}在邮件里和{company}谈{amount}元的合同"),
+    ("health", "{who}吃{drug}一定要饭后吃，不然就{symptom}"),
+    ("health", "{who}流产以后一直在看心理咨询"),
+    ("health", "{who}戒酒{n}个月又复发了"),
+    ("health", "{who}{day}要去做核磁共振，因为一直{symptom}"),
+    ("health", "{who}又忘了吃{drug}，难受了一整天"),
+    ("health", "{who}{procedure}后在家休养，不能提重物"),
+    ("finance", "{who}的{bank}信用卡刷爆了，{date}要还款"),
+    ("finance", "{who}每个月给父母打{amount}元，房租都不够了"),
+    ("finance", "{who}接到催收电话，说欠了{amount}元"),
+    ("finance", "{who}把公积金取了{amount}元付医药费"),
+    ("finance", "{who}不小心从尾号{last4}的卡转错了{amount}元"),
+    ("legal", "{who}{date}收到了法院的强制执行通知"),
+    ("legal", "{who}要出庭指证{name}的诈骗案"),
+    ("legal", "{who}在{city}有一张没处理的罚单被列入了失信名单"),
+    ("legal", "{who}和{company}为了{amount}元在打官司"),
+    ("hr", "{who}从{date}开始休病假，不想让同事知道原因"),
+    ("hr", "{who}{job}岗位的背景调查没通过"),
+    ("hr", "{who}在和{company}谈离职补偿"),
+    ("hr", "{who}又没评上晋升，正在考虑辞职"),
+    ("hr", "{who}办签证需要公司开在职证明"),
+    ("family", "{who}{month}要把母亲送去养老院"),
+    ("family", "{who}备孕一年了一直没怀上"),
+    ("family", "{who}最近才知道自己是被领养的"),
+    ("family", "{who}每天晚上都和上初中的儿子吵架"),
+    ("family", "{who}的婚姻因为出轨快要破裂了"),
+    ("whereabouts", "{who}这个周末一个人住在{city}郊区的民宿"),
+    ("whereabouts", "{who}每个工作日{time}去{school}接女儿"),
+    ("whereabouts", "{who}暂时躲在朋友{street}的家里"),
+    ("whereabouts", "{who}在{city}度假到{date}，家里没人"),
+    ("identity", "{who}的驾照号和生日在数据泄露里被曝光了"),
+    ("identity", "{who}去年改了名字，银行还是旧名字"),
+    ("identity", "{who}是黑户，担心新的实名制规定"),
+    ("correspondence", "{who}来信说订单{inv}的{amount}元退款还没到"),
+    ("correspondence", "{who}发邮件让我{day}前把{amount}元转到一个新账户"),
 ]
 ZH_ASKS = ["该怎么办？", "帮我写个简短的说明发给团队。", "我该怎么开口？", "提醒我{day}跟进一下。",
            "帮我记下来。", "有什么建议？", "帮我起草一条消息。", "下一步该做什么？", "工作上怎么安排比较好？",
@@ -696,11 +764,20 @@ EN_PLAIN_FACTS = [
     "{who} asked for the slides from the {city} conference", "{who} thinks we should rename the project",
     "{who} has {k} open tickets in the sprint", "{who} likes the new dashboard colours",
     "{who} is organising the team trivia night", "{who} moved the retro to {day}",
+    "{who} read an article about {condition} research", "{who} is writing a report on {bank}'s quarterly results",
+    "{who} asked what the statute of limitations means", "{who} is preparing a talk on parental leave policy",
+    "{who} wants a summary of the new visa rules for the blog", "{who} booked the flights for the team offsite",
+    "{who} compared {drug} and aspirin for a pharmacology quiz", "{who} is translating the court ruling for class",
+    "{who} thinks the {city} office should get a new coffee machine", "{who} is drafting the invoice template",
 ]
 ZH_PLAIN_FACTS = [
     "{who}{day}讲路线图", "{who}今天早上修好了登录的bug", "{who}订了{time}的大会议室", "{who}写了{topic}的设计文档",
     "{who}要给{company}做演示", "{who}问{topic}是怎么回事", "{who}团建的时候喜欢喝奶茶", "{who}建议把站会挪到{time}",
     "{who}做完了季度汇报的PPT", "{who}在评审搜索页的代码", "{who}推荐了一本讲{topic}的书", "{who}要在{day}前拿到发布说明",
+    "{who}看了一篇关于{condition}研究的文章", "{who}在写{bank}季度财报的分析", "{who}问诉讼时效是什么意思",
+    "{who}在准备一个讲产假政策的分享", "{who}想要一份新签证政策的总结", "{who}订好了团建的机票",
+    "{who}为了药理学考试比较了{drug}和阿司匹林", "{who}在给课堂翻译一份判决书", "{who}觉得{city}办公室该换咖啡机了",
+    "{who}在起草发票模板",
     "{who}搭好了新的CI机器", "{who}在学Rust", "{who}想要{city}那个会议的资料", "{who}觉得项目该改个名字",
     "{who}这个迭代还有{k}个工单没关", "{who}喜欢新仪表盘的配色", "{who}在组织团队的知识竞赛", "{who}把复盘会改到了{day}",
 ]
@@ -738,17 +815,79 @@ EN_TECH = [
     "The server is sick again, restart the workers.", "Run the test suite and tell me the symptoms of the failure.",
     "What's the root cause of the memory leak in the worker?", "Prescribe a fix for the flaky login test.",
     "The deploy pipeline has a fever: every job times out after {k} minutes.", "my number is {k}{p} in the queue",
-    "Who is on call this week?", "ok", "thanks!", "lgtm", "sounds good, ship it", "see you at {time}",
+    "Who is on call this week?", "ok", "thanks!", "hello there", "hi team", "good morning", "lgtm", "sounds good, ship it", "see you at {time}",
     "The contract tests for the billing API fail on {day}.", "Which license does the {topic} library use?",
 ]
 ZH_TECH = [
     "帮我诊断一下为什么{topic}接口这么慢", "线上服务内存泄漏，诊断结果是缓存没设过期", "杀毒软件报了个病毒",
     "给{company}的服务加个健康检查接口", "服务器又病了，重启一下worker", "跑一下测试，看看失败的症状",
     "这个bug的病根在哪？", "构建流水线发烧了，每个任务都超时{k}分钟", "这周谁值班？", "好的", "谢谢！", "收到",
-    "{time}见", "计费接口的契约测试{day}挂了", "{topic}这个库用的什么许可证？", "代码体检报告出来了，重复率{k}%",
+    "你好", "在吗", "早上好", "{time}见", "计费接口的契约测试{day}挂了", "{topic}这个库用的什么许可证？", "代码体检报告出来了，重复率{k}%",
     "我马上到", "我先下了，{day}见", "我觉得这个方案可以", "我同意{first}的看法", "我看一下再回你", "我手机没电了，晚点回",
     "我在开会，{time}以后找我", "我这边测过了没问题", "我把文档发群里了", "我号码没变，还是之前那个", "我到公司了",
     "我的电脑又卡了", "我更喜欢第二版设计", "我今天在家办公", "我的代码已经合进去了", "我号召大家{day}一起吃饭",
+]
+# The team's everyday work, the bulk of what a team assistant is asked: code, data, operations, plans, writing.
+# Each artefact is one template; the verb and the constraint vary.
+EN_WORK_VERBS = ["Write", "Draft", "Review", "Refactor", "Explain", "Summarize", "Debug", "Optimize", "Design",
+                 "Plan", "Help me with", "Can you improve", "Give me feedback on", "Sketch"]
+EN_WORK_ARTEFACTS = [
+    "a bash script that rotates logs older than {k} days", "a SQL query that finds duplicate users",
+    "the migration plan from Jenkins to GitHub Actions for {k}0 repos", "our Q{k} technical roadmap",
+    "a Python function that parses CSV exports", "the Kubernetes deployment for the billing service",
+    "the incident report for last night's outage", "a regex for ISO dates", "an index on the orders table",
+    "the onboarding doc for new engineers", "unit tests for the payment module", "a Dockerfile for the API",
+    "the release checklist", "the KeyError 'user_id' in handler.py line {k}2", "the p95 latency regression after the deploy",
+    "a dashboard of signups per day", "the on-call rotation for {month}", "an A/B test of the pricing page",
+    "validation for international phone number fields", "a Luhn check for credit card numbers in the checkout form",
+    "a cron job that backs up the database at {time}", "the invoice PDF generator", "a query over the patients table for the clinic demo",
+    "the sharding plan for the {k}0M-row events table", "the retry policy of the webhook sender", "the README of the CLI",
+]
+EN_WORK_TAILS = ["", "", " with comments", " in Go", " without downtime", " by {day}", ", keep it short", " with phases and risks",
+                 " for the {company} integration", "; {first} wants it today"]
+ZH_WORK_VERBS = ["写一个", "帮我review", "优化一下", "解释一下", "设计", "总结", "排查", "规划", "帮我改进", "给点意见："]
+ZH_WORK_ARTEFACTS = [
+    "日志轮转的bash脚本", "找出重复用户的SQL", "从Jenkins迁移到GitHub Actions的方案", "Q{k}技术规划", "解析CSV的Python函数",
+    "计费服务的K8s部署", "昨晚故障的复盘报告", "匹配日期的正则", "订单表加索引", "新人入职文档", "支付模块的单元测试",
+    "API的Dockerfile", "发布检查清单", "handler.py里的KeyError报错", "上线后p95延迟变高的问题", "每日注册数的看板",
+    "{month}的值班表", "定价页的A/B测试", "手机号字段的校验规则", "结账页信用卡号的Luhn校验", "每天{time}备份数据库的定时任务",
+    "发票PDF生成器", "分库分表的迁移方案", "webhook的重试策略", "CLI的README", "客户演示用的病例表查询",
+]
+ZH_WORK_TAILS = ["", "", "，加上注释", "，用Go写", "，要求不停机", "，{day}前要", "，简短一点", "，包括里程碑和风险",
+                 "，给{company}对接用", "，{first}今天就要"]
+EN_WORK_NOTES = ["issue #{inv} is still open, can someone take it", "the last release went out on {date}",
+                 "port {inv} is already in use", "order {inv} still shows pending, can you chase the vendor?",
+                 "revenue grew {k}0% this year to ${amount2}k", "users say the password reset flow is too complex",
+                 "{first} is off today, who picks up the deploy?", "the invoice number is INV-{inv}, has the client paid it?"]
+ZH_WORK_NOTES = ["issue #{inv} 还没人处理，谁来接一下", "上次发布是{date}", "端口{inv}被占用了", "订单{inv}一直显示待发货，帮我催一下供应商",
+                 "公司今年营收增长了{k}0%", "用户投诉密码重置流程太复杂", "{first}今天不在，发布谁来跟？", "发票号INV-{inv}，客户付了没有？"]
+
+
+def _work(slots: Slots, rng: random.Random, lang: str, artefact: str) -> str:
+    if lang == "en":
+        return slots.fill(f"{rng.choice(EN_WORK_VERBS)} {artefact}{rng.choice(EN_WORK_TAILS)}", lang)
+    return slots.fill(f"{rng.choice(ZH_WORK_VERBS)}{artefact}{rng.choice(ZH_WORK_TAILS)}", lang)
+
+
+# What an assistant reads besides chat: instructions, documentation, tool descriptions. Long and neutral.
+EN_DOCS = [
+    "You are a helpful assistant for a small team. Answer briefly, use tools when they help, and never invent facts.",
+    "Use the search tool to find documents; cite the title of each one you used. Keep answers under {k}00 words.",
+    "The deploy script builds the image, runs the migrations and restarts the workers one at a time.",
+    "This skill explains how the team handles release notes: collect merged pull requests, group them, and post a summary on {day}.",
+    "Tool: calendar.create(title, start, end). Creates an event in the team calendar and returns its id.",
+    "Members can ask for reminders, summaries of long threads, and drafts of messages; admins can change the settings.",
+    "The onboarding checklist covers the laptop, the accounts, the code review rules and the on-call rotation.",
+    "When a question is ambiguous, ask one short clarifying question before answering.",
+    "Our style guide: short sentences, active voice, no jargon, numbers as digits, dates as {month} 3, 2025.",
+    "The API returns 429 when the rate limit is exceeded; clients should retry after the number of seconds in Retry-After.",
+]
+ZH_DOCS = [
+    "你是团队的助手，回答要简洁，需要时使用工具，不要编造事实。", "用搜索工具查找文档，并注明引用的标题，回答不超过{k}00字。",
+    "部署脚本会构建镜像、执行数据库迁移，然后逐个重启worker。", "这个技能说明团队如何写发布说明：收集合并的PR，分组后在{day}发总结。",
+    "工具：calendar.create(标题, 开始, 结束)，在团队日历里创建事件并返回编号。", "成员可以让助手设提醒、总结长讨论、起草消息；管理员可以修改设置。",
+    "入职清单包括电脑、账号、代码评审规则和值班安排。", "问题有歧义时，先问一个简短的澄清问题再回答。",
+    "写作规范：短句、主动语态、少用术语、数字用阿拉伯数字。", "接口超出限流时返回429，客户端应按Retry-After的秒数重试。",
 ]
 EN_CHAT = [
     "I'm on my way", "I'll be 5 minutes late to the sync", "I agree with {first}", "I'll take a look and get back to you",
@@ -819,11 +958,17 @@ def build() -> list[dict[str, object]]:
     for lang, plain in (("en", EN_PLAIN_FACTS), ("zh", ZH_PLAIN_FACTS)):
         for fact in plain:
             composed.append((lang, "none", fact, False, partial(_compose, slots, rng, lang, fact)))
-    for lang, frames in (("en", [*EN_NEG_FRAMES, *EN_NEG_WORK, *EN_VIGNETTES, *EN_TECH, *EN_CHAT]),
-                         ("zh", [*ZH_NEG_FRAMES, *ZH_NEG_WORK, *ZH_VIGNETTES, *ZH_TECH])):
+    for lang, frames in (("en", [*EN_NEG_FRAMES, *EN_NEG_WORK, *EN_VIGNETTES, *EN_TECH, *EN_CHAT, *EN_DOCS]),
+                         ("zh", [*ZH_NEG_FRAMES, *ZH_NEG_WORK, *ZH_VIGNETTES, *ZH_TECH, *ZH_DOCS])):
         for frame in frames:
             composed.append((lang, "none", frame, False,
                              partial(_composed_negative, slots, rng, lang, frame)))
+    for lang, artefacts in (("en", EN_WORK_ARTEFACTS), ("zh", ZH_WORK_ARTEFACTS)):
+        for artefact in artefacts:
+            composed.append((lang, "none", artefact, False, partial(_work, slots, rng, lang, artefact)))
+    for lang, notes in (("en", EN_WORK_NOTES), ("zh", ZH_WORK_NOTES)):
+        for note in notes:
+            composed.append((lang, "none", note, False, partial(_composed_negative, slots, rng, lang, note)))
     for lang, kind, template, private, make in composed:
         split = "held" if split_rng.random() < HELD_APART_SHARE else "tune"
         tid = _template_id(lang, kind, template)
