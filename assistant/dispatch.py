@@ -119,8 +119,10 @@ class Dispatcher:
 
     def submit(self, message_id: int, msg: Inbound | None = None) -> None:
         """Take a stored message (``msg`` saves reading it back when the caller has it at hand)."""
-        if self._closing or self.holds(message_id):
+        if self._closing:
             return  # stays 'received' in the table; the next start takes it
+        if self._lane_leases is not None and self.holds(message_id):
+            return  # adopted from the table while this process has it already
         self._intaking.add(message_id)
         self._spawn(self._intake(message_id, msg), f"intake:{message_id}")
 
