@@ -42,10 +42,13 @@ _NOT_AN_ORDER_ZH = re.compile(r"^(?:我|我们|你|你们|他|她|它|他们|她
 _REMEMBER = re.compile(r"^remember(?:\s+that\b|\s*:)\s*(?P<what>.+)$", re.I | re.S)
 _REMEMBER_ZH = re.compile(r"^(?:记住|记一下|记下)[:：,，\s]*(?P<what>.+)$", re.S)
 _REMEMBER_NOT = re.compile(r"^(?:time|day|night|one|guy|girl|place|movie|song|thing|when)\b", re.I)
+_REMEMBER_NOT_ZH = re.compile(r"^(?:了|啦|没|不|吧|住了|下来了|得)")  # "记住了，谢谢" acknowledges; it tells nothing
 _FORGET = re.compile(r"^forget\s+(?:that\s+|about\s+)?(?P<what>.+)$", re.I | re.S)
-_FORGET_ZH = re.compile(r"^(?:忘掉|忘记|删掉|删除)(?:关于)?[:：,，\s]*(?P<what>.+)$", re.S)
-_FORGET_NOT = re.compile(r"^(?:it|this|that|them|everything|about\s+it|it\s+all|me|you)\b", re.I)
-_FORGET_NOT_ZH = re.compile(r"^(?:了|吧|它|这个|那个|掉了)")
+# Only the verbs of forgetting: "删掉第三段" (delete the third paragraph) is an edit for the model, not memory.
+_FORGET_ZH = re.compile(r"^(?:忘掉|忘记)(?:关于)?[:：,，\s]*(?P<what>.+)$", re.S)
+_FORGET_NOT = re.compile(r"^(?:it|this|that|them|everything|about\s+it|it\s+all|me|you|to)\b", re.I)
+# "忘记带钥匙了" is "(I) forgot the keys", "忘记密码怎么办" a question: neither names a memory to delete.
+_FORGET_NOT_ZH = re.compile(r"^(?:了|吧|它|这个|那个|掉了|带|给|说|做|写|交|关)|了$|怎么|为什么|咋")
 _RECALL = re.compile(r"^(?:what|what\s+all|what\s+else)\s+do\s+you\s+(?:remember|know)\s+about\s+me\s*[?？.!]*$",
                      re.I)
 _RECALL_ZH = re.compile(r"^你(?:都|还)?(?:记得|知道)(?:关于)?我(?:的)?(?:什么|哪些|些什么)(?:事|事情)?[?？。!！]*$")
@@ -121,7 +124,7 @@ def _remember(body: str, lang: Lang, timezone: str, now: datetime) -> PlainInten
     if m is None:
         return None
     what = m.group("what").strip().rstrip(_END)
-    if not what or _REMEMBER_NOT.match(what):
+    if not what or _REMEMBER_NOT.match(what) or _REMEMBER_NOT_ZH.match(what):
         return None  # "remember that time we ..." is reminiscing, not an instruction
     return PlainIntent("remember", what, lang)
 
@@ -131,7 +134,7 @@ def _forget(body: str, lang: Lang, timezone: str, now: datetime) -> PlainIntent 
     if m is None:
         return None
     what = m.group("what").strip().rstrip(_END)
-    if not what or _FORGET_NOT.match(what) or _FORGET_NOT_ZH.match(what):
+    if not what or _FORGET_NOT.match(what) or _FORGET_NOT_ZH.search(what):
         return None  # "forget it" closes a topic; it names nothing to delete
     return PlainIntent("forget", what, lang)
 
