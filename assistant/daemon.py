@@ -20,7 +20,7 @@ from assistant import __version__
 from assistant.clock import Clock, SystemClock
 from assistant.commands import CommandRegistry
 from assistant.config import Config
-from assistant.errors import TeamclawError
+from assistant.errors import ProviderUnavailable, TeamclawError
 from assistant.messages import Inbound, utcnow
 from assistant.providers.base import ModelProvider
 from assistant.services import Services
@@ -79,7 +79,13 @@ def _warm_router(services: Services) -> None:
 
     started = time.perf_counter()
     ask = ModelRequest(messages=(ChatMessage(role="user", content="warm up: summarise what we decided last week"),))
-    services.router.decide(ask, role="chat", scope=None)
+    try:
+        services.router.decide(ask, role="chat", scope=None)
+    except ProviderUnavailable as exc:
+        # No model can run yet (the bundled one's runtime may still be building): the daemon still starts, and
+        # commands and plain words work; a turn says what is missing.
+        log.warning("router not warmed up: %s", exc)
+        return
     log.info("router warmed up in %.0f ms", (time.perf_counter() - started) * 1000)
 
 

@@ -50,6 +50,8 @@ _DEGRADE_HINT = {"vision": "send a description or extracted text", "audio": "sen
 # Output tokens assumed when ordering models by price: prices differ mostly in output.
 _PRICE_OUTPUT_WEIGHT = 0.5
 _HEALTH_TIMEOUT_S = 15.0
+# How often a model that could not run at start (its runtime still building) is looked for again.
+_RECHECK_S = 30.0
 _SECOND_OPINION_CACHE = 256
 
 
@@ -178,6 +180,7 @@ class Router:
         self._budgets: dict[int | None, BudgetState | None] = {}
         self._last_route: dict[int, Route] = {}
         self._opinions: dict[str, bool] = {}
+        self._rechecked_at = time.monotonic()
 
     # --- public API ----------------------------------------------------------------------------------------
 
@@ -263,10 +266,26 @@ class Router:
     async def refresh(self, scope: MemberScope | None = None) -> None:
         """Load remembered outcomes and this member's budget state (``explain`` uses what was loaded last)."""
         await self._outcomes.load()
+        self._pick_up_built_models()
         member_id = scope.member_id if scope is not None else None
         self._budgets[member_id] = await budget_state(
             self._db, self._config.budgets, member_id, now=self._clock.now(), timezone=self._config.team.timezone
         )
+
+    def _pick_up_built_models(self) -> None:
+        """An in-process model whose runtime was still building when this router began (``scripts/start.sh``
+        builds llama-cpp-python in the background) joins once it can run; looked at every
+        ``_RECHECK_S`` at most, and only while such a model is missing."""
+        if self._injected or len(self._usable) == len(self._models):
+            return
+        now = time.monotonic()
+        if now - self._rechecked_at < _RECHECK_S:
+            return
+        self._rechecked_at = now
+        ready = [n for n in self._models if n not in self._usable and self._runnable(self._models[n])]
+        if ready:
+            log.info("model(s) %s can run now: routing to them", ", ".join(ready))
+            self._usable = tuple(n for n in self._models if n in self._usable or n in ready)
 
     async def aclose(self) -> None:
         if self._injected:

@@ -178,3 +178,41 @@ async def test_the_first_chat_with_the_bundled_model_explains_it_once(tmp_path: 
     notes = [r for r in console.sent if r.text == BUNDLED_NOTE_EN]
     assert [r.chat_id for r in notes] == ["c1", "c2"]  # once per member
     assert console.sent[0].text == BUNDLED_NOTE_EN  # said before the first answer
+
+
+async def test_a_local_model_that_could_not_run_at_start_is_routed_to_once_it_can(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import assistant.router as router_module
+    from assistant.config import load_config
+    from assistant.router import Router
+    from assistant.storage.db import Database
+
+    monkeypatch.setattr(router_module, "_RECHECK_S", 0.0)  # look again at every refresh, not every 30 s
+    gguf = tmp_path / "later.gguf"
+    config = load_config(write_config(tmp_path / "home", {
+        "models": {"later": {"provider": "local", "location": "local", "gguf_path": str(gguf)}},
+        "routing": {"bundled_model": False}}))
+    db = Database(config.database_url)
+    await db.migrate()
+    router = Router(config, db)
+    try:
+        assert router.local_models() == ()  # its file (or runtime) is not there yet
+        gguf.write_bytes(b"GGUF")  # now it is; routing only checks that it could load, it loads nothing
+        await router.refresh(None)
+        assert router.local_models() == ("later",)
+    finally:
+        await router.aclose()
+        await db.aclose()
+
+
+def test_the_chat_starts_and_takes_plain_words_while_no_model_can_run(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    write_config(home, {"scheduler": {"enabled": True}, "routing": {"bundled_model": False},
+                        "models": {"later": {"provider": "local", "location": "local",
+                                             "gguf_path": str(tmp_path / "not-built-yet.gguf")}}})
+    done = subprocess.run([sys.executable, "-m", "assistant.cli.main", "chat"],
+                          input="remind me every weekday at 9am to check the build\n/quit\n", capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "TEAMCLAW_HOME": str(home), "COLUMNS": "200"},
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    assert "Scheduled job #1: check the build, every weekday at 09:00 (UTC)." in done.stdout
