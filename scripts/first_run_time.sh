@@ -26,9 +26,13 @@ done < <(cd "$work/teamclaw" && printf 'remind me tomorrow at 9am to check the b
           | ./scripts/start.sh 2>&1)
 echo "installed and initialised after ${installed:-?} s"
 echo "console answered after ${answered:-?} s (plain words; log: $work/start.log)"
+state="$work/teamclaw/.venv/teamclaw-local-build.json"
+if [ "$wait_build" = 0 ] && [ -f "$state" ]; then
+  # Not waited for: stop the background build this run started, before its folder is removed.
+  kill -- "-$(sed 's/.*"pid": \([0-9]*\).*/\1/' "$state")" 2>/dev/null || true
+fi
 if [ "$wait_build" = 1 ]; then
-  until [ ! -f "$work/teamclaw/.venv/teamclaw-local-build.json" ] \
-        || [ -f "$work/teamclaw/.venv/teamclaw-local-build.exit" ]; do sleep 10; done
+  until [ ! -f "$state" ] || [ -f "$work/teamclaw/.venv/teamclaw-local-build.exit" ]; do sleep 10; done
   echo "bundled model runtime built after $(elapsed) s ($("$work/teamclaw/.venv/bin/python" \
         -m assistant.providers.local_build status || true))"
 fi
