@@ -26,6 +26,10 @@ DEFAULT_THRESHOLD = 0.5
 # Keyword detectors for health and salary ("胃癌", "salary") also fire on textbook questions: they count unless the
 # classifier is sure the text is not about anyone (an exam question scores about 0.0002, "阳了，居家办公" 0.03).
 _TOPIC_GATE = 0.01
+# Exam and textbook questions are general knowledge whatever their words ("A plaintiff was seriously injured ...
+# Which of the following ...", "胃癌好发的部位是"): the keyword detectors skip them.
+_EXAM = re.compile(r"(?i:which of the following|most likely|next best step)|\([A-Ea-e]\)\s|（\s*）|\(\s*\)|"
+                   r"(?<![A-Za-z])[A-E]\.\s?\S|下列|最可能|正确的是|错误的是|好发|首选|属于")
 # Context is read from words: a window with fewer than this many words besides its identifiers ("my number is
 # 138...", "hello there") says too little, and the identifiers found in it speak for themselves.
 _MIN_CONTEXT_WORDS = 4
@@ -63,8 +67,8 @@ def _scan(text: str, threshold: float, classifier: ContextClassifier) -> tuple[F
     context = [Finding(s.kind, s.start, s.end, round(s.private, 3)) for s in scores
                if s.private >= threshold and _words_besides(text, s.start, s.end, found) >= _MIN_CONTEXT_WORDS]
     for score in scores:
-        if score.private >= _TOPIC_GATE:
-            window = text[score.start:score.end]
+        window = text[score.start:score.end]
+        if score.private >= _TOPIC_GATE and not _EXAM.search(window):
             found += [Finding(f.kind, f.start + score.start, f.end + score.start, f.confidence)
                       for detect in GATED_TOPIC_DETECTORS for f in detect(window)]
     # Context findings span whole sentences; they are kept beside the identifiers inside them, not merged away.

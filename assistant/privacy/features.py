@@ -15,11 +15,14 @@ from zlib import crc32
 __all__ = ["DEFAULT_BUCKETS", "FEATURES_VERSION", "hashed_features", "normalise"]
 
 # Bump when the features change: the shipped weights are only valid for the features they were trained on.
-FEATURES_VERSION = 1
+FEATURES_VERSION = 2
 DEFAULT_BUCKETS = 1 << 16
 
-# A chat transcript line starts "[Mon 2024-03-18 09:00 Asia/Shanghai] Alice: ": the frame says nothing about privacy.
+# The frames the assistant puts around what it recalls say nothing about privacy: a chat line's
+# "[Mon 2024-03-18 09:00 Asia/Shanghai] Alice: ", a memory line's "- [journal, private, 2026-12-07, from Alice]",
+# "<memory>" and "<group-transcript>" tags. The words inside them are read; the frames are not.
 _CHAT_FRAME = re.compile(r"^\s*\[[^\]\n]{0,60}\]\s*[^\s:：]{1,40}[:：]\s*")
+_TAGS = re.compile(r"\[[^\]\n]{0,80}\]|</?[a-z][a-z\-]{0,30}>")
 _DIGIT = re.compile(r"\d")
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9'’\-]*|\d[\d,.:]*|[$¥€£]|[\u4e00-\u9fff]+|[.!?。！？;；\n]")
 _SENTENCE_END = frozenset(".!?。！？;；\n")
@@ -83,8 +86,8 @@ def _lexicon_grams(text: str) -> list[str]:
 
 
 def normalise(text: str) -> str:
-    """The text as the features see it: without a chat-line frame."""
-    return _CHAT_FRAME.sub("", text, count=1)
+    """The text as the features see it: without a chat-line frame, bracketed tags or markup tags."""
+    return _TAGS.sub(" ", _CHAT_FRAME.sub("", text, count=1))
 
 
 def _grams(text: str) -> list[str]:

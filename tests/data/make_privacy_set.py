@@ -889,12 +889,41 @@ ZH_DOCS = [
     "入职清单包括电脑、账号、代码评审规则和值班安排。", "问题有歧义时，先问一个简短的澄清问题再回答。",
     "写作规范：短句、主动语态、少用术语、数字用阿拉伯数字。", "接口超出限流时返回429，客户端应按Retry-After的秒数重试。",
 ]
+# How the assistant itself frames what it recalls: a system prompt, memory lines and a transcript. The frames
+# wrap private facts and harmless ones alike (see _framed), so only the words inside decide.
+EN_PERSONAS = [
+    "You are {company}'s assistant, living in the team's group chats. Each member has their own assistant context: you act for one member at a time (named below each message). Be brief and friendly.",
+    "You are the assistant of a team. You are currently acting for the member named below; answer in the language they write in, and say when you are unsure.",
+    "You help a team of {k} people in their chats. Every member has a private context; you never mix them. Keep answers short and concrete.",
+    "Here is everything I was given: you are a team assistant acting for one member, with tools for search, files and reminders.",
+    "Each member has their own assistant context. You are acting for {first} now; the group transcript below shows what others said.",
+]
+ZH_PERSONAS = [
+    "你是{company}团队的助手，住在团队的群聊里。每个成员都有自己的助手上下文：你一次只为一个成员服务（名字写在每条消息下面）。回答简洁友好。",
+    "你是一个团队的助手，现在为下面署名的成员服务；用对方的语言回答，不确定时要说明。",
+    "你在聊天里帮助一个{k}人的团队。每个成员的上下文是私密的，不能混在一起。回答简短具体。",
+    "我收到的全部内容如下：你是团队助手，为一位成员服务，可以用搜索、文件和提醒工具。",
+]
 EN_CHAT = [
     "I'm on my way", "I'll be 5 minutes late to the sync", "I agree with {first}", "I'll take a look and get back to you",
     "my laptop battery died, back soon", "I'm in a meeting until {time}", "I tested it on my machine, works fine",
     "I posted the doc in the channel", "my number hasn't changed", "I'm at the office", "my build is green now",
     "I like the second design better", "I'm working from home today", "my PR got merged", "I vote for pizza on {day}",
 ]
+
+
+def _framed(slots: Slots, rng: random.Random, lang: str, fact: str) -> str:
+    """A fact as the assistant would see it recalled: a memory line, a profile or a transcript line."""
+    who = slots.en_first() if lang == "en" else slots.zh_first()
+    body = slots.fill(fact.replace("{who}", rng.choice(EN_WHO[1:] if lang == "en" else ZH_WHO[1:])), lang)
+    day = f"2026-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+    frames = [
+        f"<memory>\n- [journal, {rng.choice(['private', 'group', 'team'])}, {day}, from {who}] {who}: {body}\n</memory>",
+        f"<memory>\nProfile of {who}: name: {who}; language: {lang}\n</memory>\n\n[Mon {day} 09:{rng.randint(10, 59)} UTC] {who}: {body}",
+        f"<group-transcript>\n{who}: {body}\nassistant: {slots.fill(rng.choice(EN_ASKS if lang == 'en' else ZH_ASKS), lang)}\n</group-transcript>",
+        f"- [note, {rng.choice(['private', 'group'])}, {day}, from {who}] {body}",
+    ]
+    return rng.choice(frames)
 
 
 def _compose(slots: Slots, rng: random.Random, lang: str, fact: str) -> str:
@@ -958,11 +987,17 @@ def build() -> list[dict[str, object]]:
     for lang, plain in (("en", EN_PLAIN_FACTS), ("zh", ZH_PLAIN_FACTS)):
         for fact in plain:
             composed.append((lang, "none", fact, False, partial(_compose, slots, rng, lang, fact)))
-    for lang, frames in (("en", [*EN_NEG_FRAMES, *EN_NEG_WORK, *EN_VIGNETTES, *EN_TECH, *EN_CHAT, *EN_DOCS]),
-                         ("zh", [*ZH_NEG_FRAMES, *ZH_NEG_WORK, *ZH_VIGNETTES, *ZH_TECH, *ZH_DOCS])):
+    for lang, frames in (("en", [*EN_NEG_FRAMES, *EN_NEG_WORK, *EN_VIGNETTES, *EN_TECH, *EN_CHAT, *EN_DOCS, *EN_PERSONAS]),
+                         ("zh", [*ZH_NEG_FRAMES, *ZH_NEG_WORK, *ZH_VIGNETTES, *ZH_TECH, *ZH_DOCS, *ZH_PERSONAS])):
         for frame in frames:
             composed.append((lang, "none", frame, False,
                              partial(_composed_negative, slots, rng, lang, frame)))
+    for lang, facts, plain in (("en", EN_FACTS, EN_PLAIN_FACTS), ("zh", ZH_FACTS, ZH_PLAIN_FACTS)):
+        # Framed variants are their own templates, one per fact, so the split keeps them apart too.
+        for kind, fact in facts[::3]:
+            composed.append((lang, kind, "framed|" + fact, True, partial(_framed, slots, rng, lang, fact)))
+        for fact in plain[::2]:
+            composed.append((lang, "none", "framed|" + fact, False, partial(_framed, slots, rng, lang, fact)))
     for lang, artefacts in (("en", EN_WORK_ARTEFACTS), ("zh", ZH_WORK_ARTEFACTS)):
         for artefact in artefacts:
             composed.append((lang, "none", artefact, False, partial(_work, slots, rng, lang, artefact)))
