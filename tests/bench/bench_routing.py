@@ -156,7 +156,7 @@ def _routing_figures(rows: list[dict[str, Any]], config: Config, db: Database) -
     models = config.all_models()
     strongest = max((n for n, m in models.items() if m.location == "cloud"), key=lambda n: models[n].tier)
     public_history = [r["text"] for r in rows if not r["private"]][:20]
-    right = 0
+    right = tp = fp = fn = 0
     cold_ms: list[float] = []
     warm_ms: list[float] = []
     routed_cost = baseline_cost = 0.0
@@ -171,6 +171,9 @@ def _routing_figures(rows: list[dict[str, Any]], config: Config, db: Database) -
         _, warm = _timed(fresh, request)
         warm_ms.append(warm)
         right += route.difficulty == row["difficulty"]
+        tp += route.private and bool(row["private"])
+        fp += route.private and not row["private"]
+        fn += bool(row["private"]) and not route.private
         by_model[route.model] = by_model.get(route.model, 0) + 1
         tokens_in = sum(estimate_tokens(m.content) for m in request.messages)
         tokens_out = OUTPUT_TOKENS[str(row["difficulty"])]
@@ -178,6 +181,8 @@ def _routing_figures(rows: list[dict[str, Any]], config: Config, db: Database) -
         baseline_cost += _cost(models[strongest], tokens_in, tokens_out)
     return {
         "routing set rows": len(rows),
+        "routing set privacy recall": _rate(tp, tp + fn),
+        "routing set privacy precision": _rate(tp, tp + fp),
         "routing (difficulty) accuracy": round(right / len(rows), 4),
         "routing p50 ms (full request, cold cache)": round(percentile(cold_ms, 50), 3),
         "routing p99 ms (full request, cold cache)": round(percentile(cold_ms, 99), 3),
