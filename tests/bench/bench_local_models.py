@@ -30,7 +30,6 @@ from assistant.providers.base import ChatMessage, ModelRequest, ModelResponse, T
 from assistant.providers.local import LocalModelProvider, bundled_model_path
 
 TASKS = Path(__file__).resolve().parents[1] / "data" / "local_model_tasks.json"
-PRIVACY = Path(__file__).resolve().parents[1] / "data" / "privacy_set.jsonl"
 ANSWER_SYSTEM = "You are a helpful assistant. Answer in one short sentence, using what the user told you."
 TOOL_SYSTEM = "You are the team's assistant. Use a tool when the request needs one; otherwise use none."
 
@@ -67,14 +66,11 @@ class _Meter:
 
 
 async def _privacy(meter: _Meter, tasks: dict[str, Any]) -> tuple[int, int]:
-    wanted = set(tasks["privacy"])
-    rows = [json.loads(line) for line in PRIVACY.read_text(encoding="utf-8").splitlines() if line.strip()]
-    right = total = 0
-    for row in (r for r in rows if r["id"] in wanted):
+    right = 0
+    for row in tasks["privacy"]:
         finding = await second_opinion(meter.ask, row["text"])
         right += int((finding is not None) == bool(row["private"]))
-        total += 1
-    return right, total
+    return right, len(tasks["privacy"])
 
 
 async def _heartbeat(meter: _Meter, tasks: dict[str, Any]) -> tuple[int, int]:
