@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from memory.tables import MemoryRecord
-from memory.textproc import has_cjk, normalize, token_set
+from memory.textproc import cjk_count, has_cjk, normalize, token_set
 
 __all__ = ["RRF_K", "Focus", "Recalled", "focus_of", "fuse", "rank", "without_words"]
 
@@ -118,9 +118,11 @@ def _adjusted(base: float, row: MemoryRecord, now: datetime, focus: Focus) -> fl
 def _content_words(row: MemoryRecord) -> float:
     """Words that carry content, besides the speaker's name; a Chinese word counted as 1.5 characters (the
     keyword index's CJK bigrams would count every character once)."""
-    latin = {t for t in token_set(row.text) if not has_cjk(t)} - {row.speaker.lower()}
-    cjk = sum(1 for ch in row.text if has_cjk(ch))
-    return len(latin) + cjk / 1.5
+    cjk = cjk_count(row.text)
+    words = token_set(row.text) - {row.speaker.lower()}
+    if cjk:
+        words = frozenset(t for t in words if not has_cjk(t))
+    return len(words) + cjk / 1.5
 
 
 def rank(fused: dict[int, float], rows: dict[int, MemoryRecord], k: int, now: datetime,

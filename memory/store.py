@@ -504,8 +504,7 @@ class MemoryStore:
                     qvec = await asyncio.to_thread(self.embedder.embed_query, query)
                     asked.append(qvec)
                 return await asyncio.to_thread(self.vectors.query, qvec, readable_places(scope),
-                                               max(VECTOR_CANDIDATES, k * 5), self._where(scope, window),
-                                               with_vectors=True)
+                                               max(VECTOR_CANDIDATES, k * 5), self._where(scope, window))
             except _vector_failures() as exc:
                 log.warning("vector search unavailable (%s); keyword results only", type(exc).__name__)
                 return []
@@ -518,10 +517,10 @@ class MemoryStore:
         if FEEDBACK_SEEDS and vec_hits:
             # Pseudo-relevance feedback: the query vector moved towards its best few records finds the other
             # lines on the same subject (the rest of a story told over several sessions) that share no words
-            # with the question. No second embedding: the stored vectors come back with the first query.
-            stored = {h.record_id: h.vector for h in vec_hits if h.vector is not None}
-            seeds = [stored[r.id] for r in rank(fused, rows, FEEDBACK_SEEDS * 2, now, focus=focus)
-                     if r.id in stored][:FEEDBACK_SEEDS]
+            # with the question. No second embedding: the seeds' stored vectors are read back from the index.
+            best = [r.id for r in rank(fused, rows, FEEDBACK_SEEDS, now, focus=focus)]
+            stored = await self._stored_vectors([_place(rows[i]) for i in best])
+            seeds = [stored[i] for i in best if i in stored]
             if seeds and asked:
                 moved = asked[0] + FEEDBACK_WEIGHT * np.mean(seeds, axis=0)
                 more = await vector((moved / max(float(np.linalg.norm(moved)), 1e-9)).astype(np.float32))
@@ -531,6 +530,15 @@ class MemoryStore:
                     async with self.db.session() as session:
                         rows.update(await rec.fetch_visible(session, scope, missing, window))
         return rank(fused, rows, k, now, viewer_id=scope.member_id, focus=focus), relevant
+
+    async def _stored_vectors(self, items: list[tuple[int, str]]) -> dict[int, np.ndarray]:
+        if self.vectors is None or not items:
+            return {}
+        try:
+            return await asyncio.to_thread(self.vectors.vectors_of, items)
+        except _vector_failures() as exc:
+            log.warning("stored vectors unavailable (%s); one vector query only", type(exc).__name__)
+            return {}
 
     @staticmethod
     def _where(scope: MemberScope, window: Window) -> dict[str, Any] | None:

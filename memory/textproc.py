@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["fts_body", "fts_query", "has_cjk", "normalize", "token_set"]
+__all__ = ["cjk_count", "fts_body", "fts_query", "has_cjk", "normalize", "token_set"]
 
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af"
 _CJK_RE = re.compile(f"[{_CJK}]")
@@ -21,6 +21,11 @@ _CJK_STOP = frozenset("什么 我们 你们 他们 是不 一下 怎么 哪个 �
 
 def has_cjk(text: str) -> bool:
     return _CJK_RE.search(text) is not None
+
+
+def cjk_count(text: str) -> int:
+    """How many CJK characters ``text`` holds."""
+    return len(_CJK_RE.findall(text))
 
 
 def _cjk_grams(run: str) -> list[str]:

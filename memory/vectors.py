@@ -73,12 +73,11 @@ class StoreEmbeddingFunction(EmbeddingFunction[Documents]):
 
 
 class VectorHit:
-    __slots__ = ("distance", "record_id", "vector")
+    __slots__ = ("distance", "record_id")
 
-    def __init__(self, record_id: int, distance: float, vector: np.ndarray | None = None) -> None:
+    def __init__(self, record_id: int, distance: float) -> None:
         self.record_id = record_id
         self.distance = distance
-        self.vector = vector
 
 
 class VectorIndex:
@@ -192,25 +191,37 @@ class VectorIndex:
             if collection is not None:
                 collection.delete(ids=ids)
 
-    def query(self, vector: np.ndarray, places: Sequence[str], n: int, where: dict[str, Any] | None = None,
-              *, with_vectors: bool = False) -> list[VectorHit]:
-        """The ``n`` nearest records over ``places`` (and ``where``, when given), nearest first; with
-        ``with_vectors`` each hit carries its stored vector."""
+    def query(self, vector: np.ndarray, places: Sequence[str], n: int,
+              where: dict[str, Any] | None = None) -> list[VectorHit]:
+        """The ``n`` nearest records over ``places`` (and ``where``, when given), nearest first."""
         hits: list[VectorHit] = []
-        include = ["distances", "embeddings"] if with_vectors else ["distances"]
         for place in places:
             collection = self._collection(place, create=False)
             if collection is None or n <= 0:
                 continue
             result = collection.query(query_embeddings=[vector.astype(np.float32)], n_results=n, where=where,
-                                      include=include)
+                                      include=["distances"])
             ids = result["ids"][0] if result["ids"] else []
             distances = (result.get("distances") or [[]])[0] or []
-            stored = result.get("embeddings")
-            rows = stored[0] if stored is not None and len(stored) else [None] * len(ids)
-            hits += [VectorHit(int(i), float(d), None if v is None else np.asarray(v, dtype=np.float32))
-                     for i, d, v in zip(ids, distances, rows, strict=False)]
+            hits += [VectorHit(int(i), float(d)) for i, d in zip(ids, distances, strict=False)]
         return sorted(hits, key=lambda h: h.distance)[:n]
+
+    def vectors_of(self, items: Sequence[tuple[int, str]]) -> dict[int, np.ndarray]:
+        """The stored vectors of (record id, place key) pairs; absent ones are left out."""
+        by_place: dict[str, list[str]] = {}
+        for record_id, place in items:
+            by_place.setdefault(place, []).append(str(record_id))
+        out: dict[int, np.ndarray] = {}
+        for place, ids in by_place.items():
+            collection = self._collection(place, create=False)
+            if collection is None:
+                continue
+            got = collection.get(ids=ids, include=["embeddings"])
+            rows = got.get("embeddings")
+            if rows is None:
+                continue
+            out.update((int(i), np.asarray(v, dtype=np.float32)) for i, v in zip(got["ids"], rows, strict=False))
+        return out
 
     def all_ids(self) -> dict[int, str]:
         """Every stored vector id with its place."""
