@@ -571,7 +571,8 @@ class MemoryStore:
         found, relevant = await self._search(scope, query, k, since=None, until=None, member_id=None, chat=None)
 
         relevant_found = [f for f in found if f.id in relevant]
-        left_private = {f.id for f in relevant_found if not include_private and f.visibility == Visibility.PRIVATE.value}
+        left_private = {f.id for f in relevant_found
+                        if not include_private and f.visibility == Visibility.PRIVATE.value}
         left_sensitive = {f.id for f in relevant_found if not include_sensitive and f.private}
         shown = [f for f in relevant_found if f.id not in left_private and f.id not in left_sensitive]
         block = render_block(shown[: self.config.recall_k], token_budget)
