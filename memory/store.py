@@ -490,9 +490,14 @@ class MemoryStore:
         # shortest lines first. It counts through ``focus`` instead; the other words search the keyword index.
         keywords = without_words(query, focus.people) if focus.people else query
 
+        rows: dict[int, MemoryRecord] = {}
+
         async def keyword() -> list[int]:
+            # The keyword hits' rows are read here, while the question is still being embedded.
             async with self.db.session() as session:
-                return await rec.keyword_search(session, scope, keywords, KEYWORD_CANDIDATES, window, fts=self.fts)
+                ids = await rec.keyword_search(session, scope, keywords, KEYWORD_CANDIDATES, window, fts=self.fts)
+                rows.update(await rec.fetch_visible(session, scope, ids, window))
+            return ids
 
         asked: list[np.ndarray] = []  # the query's vector, once embedded
 
@@ -511,8 +516,10 @@ class MemoryStore:
 
         kw_ids, vec_hits = await asyncio.gather(keyword(), vector(None))
         fused = fuse(kw_ids, [h.record_id for h in vec_hits])
-        async with self.db.session() as session:
-            rows = await rec.fetch_visible(session, scope, fused, window)
+        missing = [i for i in fused if i not in rows]
+        if missing:
+            async with self.db.session() as session:
+                rows.update(await rec.fetch_visible(session, scope, missing, window))
         relevant = set(kw_ids) | {h.record_id for h in vec_hits if h.distance <= CONTEXT_MAX_DISTANCE}
         if FEEDBACK_SEEDS and vec_hits:
             # Pseudo-relevance feedback: the query vector moved towards its best few records finds the other
