@@ -68,7 +68,9 @@ def _scan(text: str, threshold: float, classifier: ContextClassifier) -> tuple[F
                if s.private >= threshold and _words_besides(text, s.start, s.end, found) >= _MIN_CONTEXT_WORDS]
     for score in scores:
         window = text[score.start:score.end]
-        if score.private >= _TOPIC_GATE and not _EXAM.search(window):
+        # A window too short to read context from ("税前工资18000") is not gated: the classifier has no say there.
+        says_enough = _words_besides(text, score.start, score.end, found) >= _MIN_CONTEXT_WORDS
+        if (score.private >= _TOPIC_GATE or not says_enough) and not _EXAM.search(window):
             found += [Finding(f.kind, f.start + score.start, f.end + score.start, f.confidence)
                       for detect in GATED_TOPIC_DETECTORS for f in detect(window)]
     # Context findings span whole sentences; they are kept beside the identifiers inside them, not merged away.

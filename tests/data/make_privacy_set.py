@@ -964,6 +964,12 @@ def _template_id(lang: str, kind: str, template: str) -> str:
     return hashlib.sha1(f"{lang}|{kind}|{template}".encode()).hexdigest()[:10]
 
 
+def _split(template_id: str) -> str:
+    """A template's part, drawn from its id and the seed: adding templates never moves the others."""
+    draw = int(hashlib.sha1(f"{SEED}|{template_id}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    return "held" if draw < HELD_APART_SHARE else "tune"
+
+
 def build() -> list[dict[str, object]]:
     from faker import Faker
 
@@ -979,7 +985,6 @@ def build() -> list[dict[str, object]]:
         *(("zh", kind, t, True) for kind, t in ZH), *(("zh", "none", t, False) for t in ZH_NEGATIVE),
     ]
     rows: list[dict[str, object]] = []
-    split_rng = random.Random(SEED + 1)
     composed: list[tuple[str, str, str, bool, Callable[[], str]]] = []
     for lang, facts in (("en", EN_FACTS), ("zh", ZH_FACTS)):
         for kind, fact in facts:
@@ -1005,8 +1010,8 @@ def build() -> list[dict[str, object]]:
         for note in notes:
             composed.append((lang, "none", note, False, partial(_composed_negative, slots, rng, lang, note)))
     for lang, kind, template, private, make in composed:
-        split = "held" if split_rng.random() < HELD_APART_SHARE else "tune"
         tid = _template_id(lang, kind, template)
+        split = _split(tid)
         count = COMPOSED_PER_FACT if private else COMPOSED_PER_FRAME
         seen: set[str] = set()
         for _ in range(count * 3):
@@ -1019,8 +1024,8 @@ def build() -> list[dict[str, object]]:
             rows.append({"text": text, "private": private, "lang": lang, "kind": kind, "split": split,
                          "template": tid, "source": "composed"})
     for lang, kind, template, private in groups:
-        split = "held" if split_rng.random() < HELD_APART_SHARE else "tune"
         tid = _template_id(lang, kind, template)
+        split = _split(tid)
         # About 2 private to 1 not: negatives get fewer rows per template, since there are fewer ways to vary them.
         count = ROWS_PER_TEMPLATE if private else ROWS_PER_TEMPLATE - 1
         seen = set()
