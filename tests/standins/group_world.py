@@ -299,10 +299,18 @@ def speaker_of(user_message: str) -> str:
     return found[-1].strip() if found else ""
 
 
+_TRANSCRIPT_BLOCK = re.compile(r"<group-transcript>\n.*?\n</group-transcript>", re.DOTALL)
+
+
 def history_text(body: dict[str, Any]) -> str:
-    """The session history of a request (everything between the system prompt and the new message)."""
+    """The member's own session history in a request (everything between the system prompt and the new
+    message), without the group-transcript blocks its earlier messages carried: those are the group's shared
+    record, which every member's turn in the group sees, and the history keeps them only so that each request
+    starts with the previous one byte for byte (prompt caching)."""
     messages = list(body.get("messages") or [])
-    return json.dumps(messages[1:-1], ensure_ascii=False)
+    own = [{**m, "content": _TRANSCRIPT_BLOCK.sub("", m["content"])} if isinstance(m.get("content"), str) else m
+           for m in messages[1:-1]]
+    return json.dumps(own, ensure_ascii=False)
 
 
 def turn_requests(model: ScriptedModelServer) -> list[Turn]:
