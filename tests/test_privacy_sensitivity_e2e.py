@@ -102,6 +102,17 @@ def test_cli_one_shots_on_a_cloud_only_setup(tmp_path: Path) -> None:
         route = _cli(["route", "--config", str(cfg), "--json", "what is 17 times 23?"], home)
         decision = json.loads(route.stdout.strip().splitlines()[-1])
         assert decision["private"] is False and decision["model"] == "cloud"
+        # As the member, with what their turn would recall: the green tea note comes along and is harmless; the
+        # personal data they once sent is sensitive and, with no local model, left out, as the daemon does.
+        drink = _cli(["route", "--config", str(cfg), "--json", "--member", "console:you",
+                      "which tea do I prefer?"], home)
+        as_member = json.loads(drink.stdout.strip().splitlines()[-1])
+        assert as_member["recalled"] >= 1 and as_member["memory_private"] is False, as_member
+        assert as_member["private"] is False and as_member["model"] == "cloud"
+        phone = _cli(["route", "--config", str(cfg), "--json", "--member", "console:you",
+                      "what phone number and ID number did I give for the visa form?"], home)
+        withheld = json.loads(phone.stdout.strip().splitlines()[-1])
+        assert withheld["withheld_sensitive"] >= 1 and withheld["private"] is False, withheld
         assert PHONE not in cloud.all_text() and ID_NUMBER not in cloud.all_text()
 
 

@@ -12,6 +12,7 @@ import json
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,8 +20,9 @@ import typer
 
 from assistant.config import Config, Role, load_config
 from assistant.errors import StorageError, TeamclawError
-from assistant.messages import ChatKind, MemberScope
+from assistant.messages import ChatKind, MemberScope, utcnow
 from assistant.privacy import Finding, PrivacyDetector
+from assistant.providers.base import ModelRequest
 from assistant.storage.db import Database
 
 __all__ = ["decision", "register"]
@@ -80,7 +82,51 @@ def _database(cfg: Config) -> Database:
     return Database(url)
 
 
-Answer = Callable[[object, str], dict[str, object]]
+Answer = Callable[[object, str], Awaitable[dict[str, object]]]
+
+
+class _Recall:
+    """What the member's turn would recall, as the daemon's agent recalls it: only with ``--member`` and a team
+    database that exists (routing a message must not create files)."""
+
+    def __init__(self, store: Any, scope: MemberScope, keep_local: bool, budget: int) -> None:
+        self._store, self.scope, self._keep_local, self._budget = store, scope, keep_local, budget
+
+    @classmethod
+    async def open(cls, cfg: Config, db: Database, scope: MemberScope | None, keep_local: bool) -> _Recall | None:
+        if scope is None or not scope.member_name or not cfg.memory.enabled or cfg.memory.recall_k == 0 \
+                or db.url == "sqlite+aiosqlite:///:memory:":
+            return None
+        from assistant.members import Directory
+        from memory.store import MemoryStore
+
+        if scope.member_id == 0:
+            found = await Directory(db, cfg.team, cfg.access, cfg.routing).find(scope.member_name)
+            if found is None:
+                typer.echo(f"note: no member {scope.member_name!r} in this team's database: nothing recalled",
+                           err=True)
+                return None
+            scope = replace(scope, member_id=found.id, member_name=found.name, private=bool(found.private))
+        store = await MemoryStore.open(cfg.memory, db, cfg.data_dir, chroma_url=cfg.storage.chroma_url)
+        return cls(store, scope, keep_local, cfg.memory.recall_token_budget)
+
+    async def request(self, text: str) -> tuple[ModelRequest, dict[str, object]]:
+        """The member's message with the memory block the agent would add, and what was recalled."""
+        from assistant.context import ContextBuilder
+
+        # As in a turn: a group reply gets none of the member's private notes; with no local model, nothing
+        # sensitive.
+        block = await self._store.context_block(
+            self.scope, text, self._budget, include_private=self.scope.chat_kind is ChatKind.DIRECT,
+            include_sensitive=self._keep_local)
+        user = ContextBuilder.user_message(self.scope, text, utcnow(), memory=block.text, private=block.private)
+        recalled = {"recalled": len(block.ids), "memory_private": block.private,
+                    "withheld_private": len(block.withheld_private),
+                    "withheld_sensitive": len(block.withheld_sensitive)}
+        return ModelRequest(messages=(user,)), recalled
+
+    async def aclose(self) -> None:
+        await self._store.aclose()
 
 
 async def _with_router(cfg: Config, role: Role, scope: MemberScope | None,
@@ -91,20 +137,29 @@ async def _with_router(cfg: Config, role: Role, scope: MemberScope | None,
     db = _database(cfg)
     router = Router(cfg, db)
     detector = PrivacyDetector(threshold=cfg.routing.privacy_threshold)  # the router's own, for the spans
+    recall: _Recall | None = None
     try:
         if db.url != "sqlite+aiosqlite:///:memory:":
             try:
                 await router.refresh(scope)
+                recall = await _Recall.open(cfg, db, scope, keep_local=bool(router.local_models()))
             except Exception as exc:  # an old or unreadable database: explain on the text alone
                 if isinstance(exc, asyncio.CancelledError):
                     raise
-                typer.echo(f"note: budgets and remembered outcomes not loaded ({type(exc).__name__})", err=True)
+                typer.echo(f"note: budgets, outcomes or memory not loaded ({type(exc).__name__})", err=True)
+        who = recall.scope if recall is not None else scope
 
-        def answer(item_id: object, text: str) -> dict[str, object]:
+        async def answer(item_id: object, text: str) -> dict[str, object]:
             started = time.perf_counter()
             try:
-                result = decision(router.explain(text, role=role, scope=scope), item_id, text=text,
-                                  findings=detector.scan(text))
+                if recall is None:
+                    result = decision(router.explain(text, role=role, scope=who), item_id, text=text,
+                                      findings=detector.scan(text))
+                else:
+                    request, recalled = await recall.request(text)
+                    result = decision(router.decide(request, role=role, scope=who), item_id, text=text,
+                                      findings=detector.scan(text))
+                    result.update(recalled)
             except TeamclawError as exc:
                 result = {"id": item_id, "error": str(exc)}
             result["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 3)
@@ -112,6 +167,8 @@ async def _with_router(cfg: Config, role: Role, scope: MemberScope | None,
 
         await work(answer)
     finally:
+        if recall is not None:
+            await recall.aclose()
         await router.aclose()
         await db.aclose()
 
@@ -138,7 +195,7 @@ async def _stream(answer: Answer) -> None:
         if not line.strip():
             continue
         item_id, text = _parse_line(line, number)
-        sys.stdout.write(json.dumps(answer(item_id, text), ensure_ascii=False) + "\n")
+        sys.stdout.write(json.dumps(await answer(item_id, text), ensure_ascii=False) + "\n")
         sys.stdout.flush()
 
 
@@ -163,7 +220,7 @@ def route(
     results: list[dict[str, object]] = []
 
     async def one(answer: Answer) -> None:
-        results.append(answer(None, text or ""))
+        results.append(await answer(None, text or ""))
 
     try:
         asyncio.run(_with_router(cfg, role, _scope(member, chat), _stream if stdin else one))  # type: ignore[arg-type]
