@@ -6,7 +6,7 @@ every turn that recalled a harmless note of the member's ("prefers green tea") o
 migration such records carry an empty ``detector_version`` and are scanned again at the next start
 (``memory.sensitivity.rescan``): ``private`` then says only "sensitive, or written where everything stays local".
 
-Revision ID: 0003_sensitivity
+Revision ID: 0003
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_sensitivity"
+revision = "0003"
 down_revision = "0002"
 branch_labels = None
 depends_on = None

@@ -1,7 +1,7 @@
 """The ``attachments`` table: files members sent (pictures, voice notes, documents, videos), one row per member
 and content hash, with who may read the file and whether it may leave this machine.
 
-Revision ID: 0006_attachments
+Revision ID: 0004
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_attachments"
-down_revision = "0003_sensitivity"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """Leases and workers: several daemon processes on one PostgreSQL hold member lanes and receivers (the Telegram
 poller, the Feishu long connection) through rows here, and each process keeps a heartbeat row (``assistant.leases``).
 
-Revision ID: 0007_leases
+Revision ID: 0005
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from alembic import op
 
 from assistant.storage.tables import UTCDateTime
 
-revision = "0007_leases"
-down_revision = "0006_attachments"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
