@@ -72,14 +72,16 @@ async def _warm_memory(store: Any) -> None:
 
 
 def _warm_router(services: Services) -> None:
-    """Decide one route, sending nothing, before the channels start: the privacy detectors and the difficulty
-    patterns are built on first use (about 0.1-0.2 s), which a long-running process pays here rather than in its
-    first reply. A one-shot chat leaves them to the one turn that may need them."""
+    """Build the providers' clients and decide one route, sending nothing, before the channels start: the clients,
+    the privacy detectors and the difficulty patterns are built on first use (about 0.1-0.3 s), which a long-running
+    process pays here rather than in its first reply. A one-shot chat leaves them to the one turn that may need
+    them."""
     from assistant.providers.base import ChatMessage, ModelRequest
 
     started = time.perf_counter()
     ask = ModelRequest(messages=(ChatMessage(role="user", content="warm up: summarise what we decided last week"),))
     try:
+        services.router.prepare()
         services.router.decide(ask, role="chat", scope=None)
     except ProviderUnavailable as exc:
         # No model can run yet (the bundled one's runtime may still be building): the daemon still starts, and
@@ -390,7 +392,7 @@ class App:
 
         register_tools(tools)
         register_commands(commands)
-        if not (self._scheduler_on and self.config.scheduler.enabled):
+        if not self.config.scheduler.enabled:
             return
         from assistant.jobhost import DaemonJobHost
         from assistant.scheduler import Scheduler
@@ -398,6 +400,9 @@ class App:
         host = DaemonJobHost(services)
         scheduler = Scheduler(services.db, self.clock, self.config.scheduler, host)
         services.scheduler = scheduler
+        if not self._scheduler_on:
+            # A one-shot `teamclaw chat -m` books, lists and cancels jobs; the daemon (or a console) runs them.
+            return
         await scheduler.start()
         self._stoppers.append(scheduler.aclose)
         if self.config.heartbeat.enabled:

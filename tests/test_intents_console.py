@@ -167,6 +167,25 @@ def test_the_chat_command_schedules_from_plain_words_and_leaves_on_quit(tmp_path
     assert done.stdout.count("“check the build”") == 1  # the /jobs after /quit was never read
 
 
+def test_one_shot_chats_book_list_and_cancel_jobs(tmp_path: Path) -> None:
+    """`teamclaw chat -m` runs no scheduler loop, but books jobs for the daemon, lists and cancels them."""
+    home = tmp_path / "home"
+    write_config(home, {"scheduler": {"enabled": True}})
+    env = {**os.environ, "TEAMCLAW_HOME": str(home)}
+
+    def once(text: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "assistant.cli.main", "chat", "-m", text], capture_output=True,
+                              text=True, timeout=120, env=env, check=False)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert "Scheduled job #1: check the build" in once("remind me every weekday at 9am to check the build")
+    assert "已安排任务 #2" in once("每周一上午十点提醒我交周报")
+    listed = once("/jobs")
+    assert "#1 every weekday at 09:00: “check the build”" in listed and "#2" in listed
+    assert "Cancelled job #1" in once("/cancel 1")
+
+
 def test_the_chat_command_leaves_at_the_end_of_input(tmp_path: Path) -> None:
     home = tmp_path / "home"
     write_config(home, {})
