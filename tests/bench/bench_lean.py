@@ -260,12 +260,16 @@ def first_reply_figures(cfg: Path) -> dict[str, float]:
 
 def idle_daemon_rss(cfg: Path) -> dict[str, float]:
     """The idle daemon's RSS at its first start after the one-shots (it embeds what they left pending and computes
-    the embedder's centring vectors, touching most of the model's memory-mapped weights) and at a restart."""
+    the embedder's centring vectors, touching most of the model's memory-mapped weights) and at a restart; beside
+    each, the part that is the process's own (anonymous) memory rather than file pages it shares with the page
+    cache (the embedding model's weights, the libraries' code)."""
     figures: dict[str, float] = {}
-    for name in ("idle_daemon_rss_mb", "idle_daemon_restart_rss_mb"):
+    for start in ("", "restart_"):
         with _daemon(cfg) as daemon:
             time.sleep(DAEMON_SETTLE_S)
-            figures[name] = float(daemon.memory_info().rss) / 2**20
+            mem = daemon.memory_info()
+            figures[f"idle_daemon_{start}rss_mb"] = float(mem.rss) / 2**20
+            figures[f"idle_daemon_{start}anon_mb"] = float(mem.rss - getattr(mem, "shared", 0)) / 2**20
     return figures
 
 
