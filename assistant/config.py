@@ -143,9 +143,10 @@ class RoutingConfig(_Section):
     fallbacks: dict[Role, list[str]] = Field(default_factory=dict)
     # Ask the local model for a second opinion when the deterministic detectors find nothing.
     privacy_second_opinion: bool = False
-    # The learned privacy classifier's probability from which a text's context (health, finances, ...) is private
-    # (assistant.privacy.DEFAULT_THRESHOLD; a test keeps the two equal).
-    privacy_threshold: float = Field(default=0.5, gt=0, lt=1)
+    # The learned privacy classifier's probability from which a text's context (health, finances, ...) is private.
+    # None: the per-language thresholds calibrated with the shipped model (assistant.privacy.DEFAULT_THRESHOLD; a
+    # test keeps the two equal); a number overrides them for both languages.
+    privacy_threshold: float | None = Field(default=None, gt=0, lt=1)
     # Replace personal data by placeholders before a cloud call and restore it in the answer: for everyone, or
     # only for these members ("member:ID" or "channel:user_id") and chats ("channel:chat_id").
     redaction: bool = False

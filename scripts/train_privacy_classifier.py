@@ -1,12 +1,15 @@
 """Trains the privacy detector's learned part and writes assistant/privacy/context_model.bin.
 
 Reads only the tuning split of tests/data/privacy_set.jsonl (the held-apart split is for `teamclaw bench routing`).
-The tuning split is cut again by template: a model is fitted on most templates, its temperature (calibration) is
-chosen on the rest, then the final model is fitted on the whole tuning split with the same settings and that
-temperature. Two heads over the same features: a binary logistic regression (private or not) that decides, and a
-multinomial one ("none" + one class per kind) that names the kind. L2-regularised, full-batch Adam, in numpy (a
-development dependency only: the detector reads the file with the standard library).
-Run: ``python scripts/train_privacy_classifier.py`` (about a minute on 2 cores). Deterministic for a given set.
+The tuning split is cut again by template into ``FOLDS`` folds: a model fitted on all but the first gets its
+temperature (calibration) from the first; the final model is fitted on the whole tuning split with that temperature.
+Then each fold is read by the whole detector (patterns and classifier) with a model fitted on the other folds, and
+on these out-of-fold readings, per language, the decision threshold and the gate of the keyword detectors are
+chosen (see ``_choose``: both bars if they can be met, else recall first) and stored in the model file. Two heads
+over the same features: a binary logistic regression (private or not) that decides, and a multinomial one ("none" +
+one class per kind) that names the kind. L2-regularised, full-batch Adam, in numpy (a development dependency only:
+the detector reads the file with the standard library).
+Run: ``python scripts/train_privacy_classifier.py`` (about four minutes on 2 cores). Deterministic for a given set.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import argparse
 import json
 import random
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +26,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from assistant.privacy.classifier import CONTEXT_KINDS, MODEL_PATH, Head, write_model  # noqa: E402
+from assistant.privacy.classifier import (  # noqa: E402
+    CONTEXT_KINDS,
+    MODEL_PATH,
+    ContextClassifier,
+    Head,
+    window_language,
+    write_model,
+)
+from assistant.privacy.detector import _scan  # noqa: E402
 from assistant.privacy.features import DEFAULT_BUCKETS, hashed_features  # noqa: E402
 
 SET = ROOT / "tests" / "data" / "privacy_set.jsonl"
@@ -32,6 +44,15 @@ SEED = 7
 L2 = 3e-5
 EPOCHS = 300
 LEARNING_RATE = 0.05
+# The bars, in each language, on phrasing the model never saw.
+TARGET_RECALL = 0.95
+TARGET_FPR = 0.05
+FOLDS = 10
+THRESHOLDS = tuple(round(0.2 + 0.05 * i, 2) for i in range(16))  # 0.2 ... 0.95
+# The health and salary keyword detectors are the safety net for short, plain statements the classifier is unsure of
+# ("阳了，居家办公三天" scores about 0.04, "年终奖发了4万" 0.1): their gate only keeps them off texts the
+# classifier is sure are about nobody. Higher gates were tried: they turn the keywords into a copy of the classifier.
+TOPIC_GATES = (0.01, 0.03)
 
 
 def _rows(path: Path) -> list[dict[str, object]]:
@@ -136,6 +157,65 @@ def _report(p: np.ndarray, private: np.ndarray) -> str:
     return "; ".join(parts)
 
 
+def _head(name: str, classes: tuple[str, ...], w: np.ndarray, b: np.ndarray, temperature: float) -> Head:
+    scales, columns = _quantise(w)
+    return Head(name, classes, tuple(float(v) for v in b), tuple(scales), temperature, tuple(columns))
+
+
+def _evidence(heads: list[Head], rows: list[dict[str, object]]) -> list[tuple[float, dict[float, bool]]]:
+    """For each row, as the whole detector with ``heads`` reads it: the best context score of a window that says
+    enough, and for each keyword gate whether identifiers or gated keywords alone flag it."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "fitted.bin"
+        write_model(path, heads, meta={})
+        model = ContextClassifier(path)
+    evidence: list[tuple[float, dict[float, bool]]] = []
+    for row in rows:
+        text = str(row["text"])
+        windows = {(s.start, s.end, s.kind, round(s.private, 3)) for s in model.score(text)}
+        found = _scan(text, 1e-9, model)
+        best = max((f.confidence for f in found if (f.start, f.end, f.kind, f.confidence) in windows), default=0.0)
+        keywords: dict[float, bool] = {}
+        for gate in TOPIC_GATES:
+            model.topic_gates = {"en": gate, "zh": gate}
+            keywords[gate] = bool(_scan(text, 2.0, model))
+        evidence.append((best, keywords))
+    return evidence
+
+
+def _choose(rows: list[dict[str, object]], evidence: list[tuple[float, dict[float, bool]]]
+            ) -> dict[str, dict[str, float]]:
+    """Per language, the threshold and keyword gate that meet both bars with the most recall; where none does,
+    recall comes first (a miss sends private data to the cloud, a false positive keeps a harmless message on this
+    machine): the lowest false-positive rate among those with recall >= ``TARGET_RECALL``."""
+    chosen: dict[str, dict[str, float]] = {}
+    for lang in ("en", "zh"):
+        mine = [i for i, r in enumerate(rows) if window_language(str(r["text"])) == lang]
+        private = [i for i in mine if rows[i]["private"]]
+        others = [i for i in mine if not rows[i]["private"]]
+        options: list[tuple[float, float, float, float]] = []  # (recall, fpr, threshold, gate)
+        for gate in TOPIC_GATES:
+            for threshold in THRESHOLDS:
+                def flagged(i: int, t: float = threshold, g: float = gate) -> bool:
+                    return evidence[i][1][g] or evidence[i][0] >= t
+                options.append((sum(map(flagged, private)) / max(1, len(private)),
+                                sum(map(flagged, others)) / max(1, len(others)), threshold, gate))
+        both = [o for o in options if o[0] >= TARGET_RECALL and o[1] <= TARGET_FPR]
+        safe = [o for o in options if o[0] >= TARGET_RECALL]
+        if both:
+            recall, fpr, threshold, gate = max(both, key=lambda o: (o[0], -o[1], o[2]))
+        elif safe:
+            recall, fpr, threshold, gate = min(safe, key=lambda o: (o[1], -o[0], -o[2]))
+        else:
+            recall, fpr, threshold, gate = max(options, key=lambda o: (o[0], -o[1]))
+        chosen[lang] = {"threshold": threshold, "topic_gate": gate}
+        print(f"out-of-fold {lang} ({len(private)} private, {len(others)} not): threshold {threshold}, "
+              f"keyword gate {gate}: recall {recall:.3f} FPR {fpr:.3f}")
+        trade = [o for o in options if o[3] == gate and o[2] in (0.3, 0.5, 0.7, 0.9)]
+        print("  at that gate: " + "; ".join(f"{o[2]}: recall {o[0]:.3f} FPR {o[1]:.3f}" for o in trade))
+    return chosen
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--set", type=Path, default=SET)
@@ -144,7 +224,8 @@ def main() -> None:
     tune = [r for r in _rows(args.set) if r["split"] == "tune"]
     templates = sorted({str(r["template"]) for r in tune})
     random.Random(SEED).shuffle(templates)
-    calibration = set(templates[: len(templates) // 5])
+    folds = [set(templates[i::FOLDS]) for i in range(FOLDS)]
+    calibration = folds[0]
     fit_rows = [r for r in tune if r["template"] not in calibration]
     cal_rows = [r for r in tune if r["template"] in calibration]
     design = Design([str(r["text"]) for r in fit_rows], DEFAULT_BUCKETS)
@@ -159,13 +240,24 @@ def main() -> None:
         if name == "private":
             p = _softmax(cal.logits(w, b) / temperature)[:, 1]
             print(f"calibration ({len(cal_rows)} rows from {len(calibration)} templates the model never saw): "
-                  f"temperature {temperature:.2f}; {_report(p, y_cal > 0)}")
+                  f"temperature {temperature:.2f}; classifier alone {_report(p, y_cal > 0)}")
         y_full, weight_full = _labels(tune, classes)
         w, b = fit(full, y_full, weight_full, len(classes))
-        scales, columns = _quantise(w)
-        heads.append(Head(name, classes, tuple(float(v) for v in b), tuple(scales), temperature, tuple(columns)))
-    meta = {"rows": len(tune), "set": args.set.name, "split": "tune", "epochs": EPOCHS, "l2": L2}
-    write_model(args.out, heads, meta)
+        heads.append(_head(name, classes, w, b, temperature))
+    # Thresholds from out-of-fold scores: each fold of templates is read by a model fitted on the other folds.
+    rows: list[dict[str, object]] = []
+    evidence: list[tuple[float, dict[float, bool]]] = []
+    for fold in folds:
+        inside = [r for r in tune if r["template"] in fold]
+        outside = [r for r in tune if r["template"] not in fold]
+        y, weight = _labels(outside, DECISION)
+        w, b = fit(Design([str(r["text"]) for r in outside], DEFAULT_BUCKETS), y, weight, len(DECISION))
+        rows += inside
+        evidence += _evidence([_head("private", DECISION, w, b, heads[0].temperature), heads[1]], inside)
+    thresholds = _choose(rows, evidence)
+    meta = {"rows": len(tune), "set": args.set.name, "split": "tune", "epochs": EPOCHS, "l2": L2,
+            "target_fpr": TARGET_FPR}
+    write_model(args.out, heads, meta, thresholds)
     print(f"wrote {args.out} ({args.out.stat().st_size // 1024} KiB) from {len(tune)} tuning rows")
 
 

@@ -54,6 +54,8 @@ def kinds(text: str) -> set[str]:
     ("同事王磊下周一到周三请病假，帮我安排一下他的工作。", "hr"),
     ("我和老公在闹离婚，孩子的抚养权怎么争取？", "family|legal"),  # a custody fight is both
     ("张伟因为酒驾被拘留了，我们该怎么办？", "legal"),
+    ("我下周一要去医院复查甲状腺结节，帮我请个假", "health|hr"),
+    ("我老婆怀孕了，帮我写个陪产假申请", "family|hr|health"),
 ])
 def test_private_context_is_found_with_its_kind(text: str, kind: str) -> None:
     found = scan(text)
@@ -61,6 +63,14 @@ def test_private_context_is_found_with_its_kind(text: str, kind: str) -> None:
     context = [f for f in found if f.kind in CONTEXT_KINDS]
     assert context and all(0.5 <= f.confidence <= 1 and 0 <= f.start < f.end <= len(text) for f in context)
     assert all(f.label != f.kind for f in context)  # every kind has words for the member
+
+
+@pytest.mark.parametrize("text", [
+    "my salary is 42000 a month", "call me on 13812345678", "我的身份证号是110105198806123417",
+    "我下周一要去医院复查甲状腺结节，帮我请个假", "我老婆怀孕了，帮我写个陪产假申请",
+])
+def test_what_must_stay_on_this_machine_is_found(text: str) -> None:
+    assert scan(text)
 
 
 @pytest.mark.parametrize("text", [
@@ -74,6 +84,12 @@ def test_private_context_is_found_with_its_kind(text: str, kind: str) -> None:
     "什么是正当防卫？",
     "what is 17 times 23?", "give me three ideas for a team lunch", "remember that I prefer green tea",
     "hello there", "what is the capital of France?",
+    "and one more idea for the lunch, please", "Alice is presenting the roadmap tomorrow",
+    "ask Bob to review the pull request",
+    "A plaintiff was seriously injured in a collision with a truck. Which doctrine applies?",
+    "John has $5 and buys 3 apples at $1 each. How much is left?",
+    "<memory>\n- [journal, private, 2026-12-07, from you] you: hello there\n</memory>",
+    "[journal, private, 2026-12-07, from you] you: hello there",
 ])
 def test_general_knowledge_and_ordinary_chat_are_not_private(text: str) -> None:
     assert scan(text) == ()
@@ -120,6 +136,29 @@ def test_detector_version_follows_the_weights(tmp_path: Path) -> None:
         assert model_digest(path) == model.digest
         digests.append(model.digest)
     assert digests[0] != digests[1]
+
+
+def test_each_language_has_its_calibrated_threshold(tmp_path: Path) -> None:
+    # Zero weights and equal biases: every window scores exactly 0.5, so only the threshold decides.
+    path = tmp_path / "flat.bin"
+    heads = [Head("private", ("none", "private"), (0.0, 0.0), (1.0, 1.0), 1.0, (bytes([128] * 16),) * 2),
+             Head("kind", ("none", "health"), (0.0, 0.0), (1.0, 1.0), 1.0, (bytes([128] * 16),) * 2)]
+    write_model(path, heads, meta={}, calibration={"en": {"threshold": 0.4, "topic_gate": 0.3},
+                                                   "zh": {"threshold": 0.6, "topic_gate": 0.7}})
+    model = ContextClassifier(path)
+    assert (model.threshold("en"), model.threshold("zh"), model.topic_gate("zh")) == (0.4, 0.6, 0.7)
+    english, chinese = "the build on the main branch is green again", "主干分支的构建又恢复正常了，大家可以合并"
+
+    def context(text: str, threshold: float | None) -> bool:
+        found = PrivacyDetector(threshold=threshold, classifier=model).scan(text)
+        return any(f.kind in CONTEXT_KINDS for f in found)
+
+    assert context(english, None) and not context(chinese, None)
+    assert not context(english, 0.55) and context(chinese, 0.45)  # a number in config overrides both
+    write_model(path, heads, meta={})  # a file without calibration falls back to one threshold
+    assert ContextClassifier(path).threshold("zh") == ContextClassifier(path).threshold("en") == 0.5
+    shipped = default_classifier()
+    assert set(shipped.thresholds) == {"en", "zh"} and all(0 < t < 1 for t in shipped.thresholds.values())
 
 
 def test_config_default_is_the_detector_default() -> None:

@@ -23,8 +23,8 @@ from pathlib import Path
 from assistant.errors import ConfigError
 from assistant.privacy.features import FEATURES_VERSION, hashed_features
 
-__all__ = ["CONTEXT_KINDS", "MODEL_PATH", "ContextClassifier", "ContextScore", "Head", "default_classifier",
-           "model_digest", "write_model"]
+__all__ = ["CONTEXT_KINDS", "FALLBACK_THRESHOLD", "FALLBACK_TOPIC_GATE", "MODEL_PATH", "ContextClassifier",
+           "ContextScore", "Head", "default_classifier", "model_digest", "window_language", "write_model"]
 
 MODEL_PATH = Path(__file__).with_name("context_model.bin")
 _MAGIC = b"TCPRIV1\n"
@@ -34,6 +34,15 @@ CONTEXT_KINDS = ("health", "finance", "legal", "hr", "family", "whereabouts", "i
 # document is then judged piece by piece, and a private sentence inside it is not averaged away.
 _WINDOW_CHARS = 320
 _SENTENCE = re.compile(r"[^.!?。！？\n]*(?:[.!?。！？]+|\n+|$)")
+# For a model file without per-language calibration (one written by hand in a test).
+FALLBACK_THRESHOLD = 0.5
+FALLBACK_TOPIC_GATE = 0.01
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def window_language(text: str) -> str:
+    """The language a window is judged in: "zh" when it holds any CJK character, else "en"."""
+    return "zh" if _CJK.search(text) else "en"
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +109,18 @@ class ContextClassifier:
                                        tuple(spec["scale"]), spec["temperature"], columns)
         self._decision = heads["private"]
         self._kinds = heads["kind"]
+        # Per language, chosen by the training script on tuning rows the fitted model never saw.
+        calibration = header.get("calibration", {})
+        self.thresholds: dict[str, float] = {lang: float(c["threshold"]) for lang, c in calibration.items()}
+        self.topic_gates: dict[str, float] = {lang: float(c["topic_gate"]) for lang, c in calibration.items()}
+
+    def threshold(self, lang: str) -> float:
+        """The calibrated probability from which a window in ``lang`` ("en" or "zh") is private by its context."""
+        return self.thresholds.get(lang, FALLBACK_THRESHOLD)
+
+    def topic_gate(self, lang: str) -> float:
+        """The probability below which the keyword detectors are not trusted on a window in ``lang``."""
+        return self.topic_gates.get(lang, FALLBACK_TOPIC_GATE)
 
     def probabilities(self, text: str) -> dict[str, float]:
         """Calibrated probability that ``text`` is private ("private" and "none"), and of each kind."""
@@ -166,11 +187,13 @@ def default_classifier() -> ContextClassifier:
     return ContextClassifier()
 
 
-def write_model(path: Path, heads: Sequence[Head], meta: dict[str, object]) -> None:
-    """Write a model file holding ``heads`` (a "private" and a "kind" head), all over the same buckets."""
+def write_model(path: Path, heads: Sequence[Head], meta: dict[str, object],
+                calibration: dict[str, dict[str, float]] | None = None) -> None:
+    """Write a model file holding ``heads`` (a "private" and a "kind" head), all over the same buckets, and per
+    language the ``threshold`` and ``topic_gate`` chosen for it."""
     buckets = len(heads[0].columns[0])
     header = json.dumps({
-        "features_version": FEATURES_VERSION, "buckets": buckets, "meta": meta,
+        "features_version": FEATURES_VERSION, "buckets": buckets, "meta": meta, "calibration": calibration or {},
         "heads": [{"name": h.name, "classes": list(h.classes), "bias": list(h.bias), "scale": list(h.scale),
                    "temperature": h.temperature} for h in heads],
     }, sort_keys=True).encode()

@@ -10,7 +10,13 @@ from __future__ import annotations
 import re
 from collections import OrderedDict
 
-from assistant.privacy.classifier import MODEL_PATH, ContextClassifier, default_classifier, model_digest
+from assistant.privacy.classifier import (
+    MODEL_PATH,
+    ContextClassifier,
+    default_classifier,
+    model_digest,
+    window_language,
+)
 from assistant.privacy.finding import Finding
 from assistant.privacy.identifiers import IDENTIFIER_DETECTORS
 from assistant.privacy.topics import GATED_TOPIC_DETECTORS, TOPIC_DETECTORS
@@ -21,11 +27,12 @@ __all__ = ["DEFAULT_CACHE_SIZE", "DEFAULT_THRESHOLD", "DETECTOR_VERSION", "MIN_C
 DEFAULT_CACHE_SIZE = 2048
 # Everything the deterministic detectors report clears this bar.
 MIN_CONFIDENCE = 0.5
-# The classifier's calibrated probability above which a text's context makes it private (routing.privacy_threshold).
-DEFAULT_THRESHOLD = 0.5
-# Keyword detectors for health and salary ("胃癌", "salary") also fire on textbook questions: they count unless the
-# classifier is sure the text is not about anyone (an exam question scores about 0.0002, "阳了，居家办公" 0.03).
-_TOPIC_GATE = 0.01
+# The classifier's probability from which a text's context makes it private (routing.privacy_threshold). None: the
+# per-language thresholds the training script chose on tuning rows the fitted model never saw, stored in the model
+# file beside the weights (a set number in config overrides them for both languages).
+DEFAULT_THRESHOLD: float | None = None
+# Keyword detectors for health and salary ("胃癌", "salary") also fire on textbook questions: they count only where
+# the classifier gives the window at least its language's calibrated topic gate (also stored in the model file).
 # Exam and textbook questions are general knowledge whatever their words ("A plaintiff was seriously injured ...
 # Which of the following ...", "胃癌好发的部位是"): the keyword detectors skip them.
 _EXAM = re.compile(r"(?i:which of the following|most likely|next best step)|\([A-Ea-e]\)\s|（\s*）|\(\s*\)|"
@@ -59,18 +66,21 @@ def _words_besides(text: str, start: int, end: int, identifiers: list[Finding]) 
     return len(_WORD.findall("".join(chars)))
 
 
-def _scan(text: str, threshold: float, classifier: ContextClassifier) -> tuple[Finding, ...]:
+def _scan(text: str, threshold: float | None, classifier: ContextClassifier) -> tuple[Finding, ...]:
     if not text or text.isspace():
         return ()
     found = [f for detect in _DETECTORS for f in detect(text) if f.confidence >= MIN_CONFIDENCE]
     scores = classifier.score(text)
-    context = [Finding(s.kind, s.start, s.end, round(s.private, 3)) for s in scores
-               if s.private >= threshold and _words_besides(text, s.start, s.end, found) >= _MIN_CONTEXT_WORDS]
+    context: list[Finding] = []
     for score in scores:
         window = text[score.start:score.end]
+        lang = window_language(window)
         # A window too short to read context from ("税前工资18000") is not gated: the classifier has no say there.
         says_enough = _words_besides(text, score.start, score.end, found) >= _MIN_CONTEXT_WORDS
-        if (score.private >= _TOPIC_GATE or not says_enough) and not _EXAM.search(window):
+        bar = classifier.threshold(lang) if threshold is None else threshold
+        if says_enough and score.private >= bar:
+            context.append(Finding(score.kind, score.start, score.end, round(score.private, 3)))
+        if (score.private >= classifier.topic_gate(lang) or not says_enough) and not _EXAM.search(window):
             found += [Finding(f.kind, f.start + score.start, f.end + score.start, f.confidence)
                       for detect in GATED_TOPIC_DETECTORS for f in detect(window)]
     # Context findings span whole sentences; they are kept beside the identifiers inside them, not merged away.
@@ -78,8 +88,8 @@ def _scan(text: str, threshold: float, classifier: ContextClassifier) -> tuple[F
 
 
 def scan(text: str) -> tuple[Finding, ...]:
-    """Every piece of personal data in ``text`` at the default threshold, in text order (identifiers without
-    overlaps; context findings cover the sentences they were read from)."""
+    """Every piece of personal data in ``text`` at the default (per-language) thresholds, in text order
+    (identifiers without overlaps; context findings cover the sentences they were read from)."""
     return _scan(text, DEFAULT_THRESHOLD, default_classifier())
 
 
@@ -97,14 +107,16 @@ class PrivacyDetector:
     """``scan`` at a configured threshold, with a bounded least-recently-used cache; one instance lives in the
     router."""
 
-    def __init__(self, threshold: float = DEFAULT_THRESHOLD, cache_size: int = DEFAULT_CACHE_SIZE) -> None:
+    def __init__(self, threshold: float | None = DEFAULT_THRESHOLD, cache_size: int = DEFAULT_CACHE_SIZE,
+                 classifier: ContextClassifier | None = None) -> None:
         self._threshold = threshold
-        self._classifier = default_classifier()
+        self._classifier = classifier or default_classifier()
         self._cache: OrderedDict[str, tuple[Finding, ...]] = OrderedDict()
         self._cache_size = cache_size
 
     @property
-    def threshold(self) -> float:
+    def threshold(self) -> float | None:
+        """The configured override, or None for the model's per-language thresholds."""
         return self._threshold
 
     def scan(self, text: str) -> tuple[Finding, ...]:
