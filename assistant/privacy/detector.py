@@ -35,14 +35,17 @@ DEFAULT_THRESHOLD: float | None = None
 # the classifier gives the window at least its language's calibrated topic gate (also stored in the model file).
 # Exam and textbook questions are general knowledge whatever their words ("A plaintiff was seriously injured ...
 # Which of the following ...", "胃癌好发的部位是"): the keyword detectors skip them.
-_EXAM = re.compile(r"(?i:which of the following|most likely|next best step)|\([A-Ea-e]\)\s|（\s*）|\(\s*\)|"
-                   r"(?<![A-Za-z])[A-E]\.\s?\S|下列|最可能|正确的是|错误的是|好发|首选|属于")
+# Law-school hypotheticals name their parties by role and ask for the rule ("A plaintiff was injured ... Which
+# doctrine applies?"): no real person is in them.
+_EXAM = re.compile(r"(?i:which of the following|most likely|next best step|which (?:doctrine|rule|principle|statute|"
+                   r"theory)\b|(?<![a-z])(?:a|the) (?:plaintiff|defendant|testator|tortfeasor)\b)|"
+                   r"\([A-Ea-e]\)\s|（\s*）|\(\s*\)|(?<![A-Za-z])[A-E]\.\s?\S|下列|最可能|正确的是|错误的是|好发|首选|属于")
 # Context is read from words: a window with fewer than this many words besides its identifiers ("my number is
 # 138...", "hello there") says too little, and the identifiers found in it speak for themselves.
 _MIN_CONTEXT_WORDS = 4
 _WORD = re.compile(r"[A-Za-z]+|[\u4e00-\u9fff]{1,2}")
 # Bump when a pattern changes; the model file's own digest is appended, so retraining changes the version too.
-_RULES_VERSION = "2"
+_RULES_VERSION = "3"
 
 _DETECTORS = IDENTIFIER_DETECTORS + TOPIC_DETECTORS
 
