@@ -26,7 +26,6 @@ from assistant.messages import ChatKind, MemberScope, utcnow
 from assistant.privacy import KIND_LABELS
 from assistant.providers.base import ChatMessage, ModelRequest, ModelResponse
 from assistant.router import Routed
-from assistant.sensitivity import judge
 from assistant.services import Services
 from assistant.storage.tables import Session, TranscriptEntry, table_of
 from assistant.tools import ToolContext
@@ -175,8 +174,7 @@ class Agents:
             await s.execute(update(Session).where(Session.key == scope.session_key).values(active=False))
         return await self.session_id(scope)
 
-    @staticmethod
-    async def save_turn(s: AsyncConnection, req: TurnRequest, result: TurnResult) -> None:
+    async def save_turn(self, s: AsyncConnection, req: TurnRequest, result: TurnResult) -> None:
         """Write what the turn adds to the session, inside the caller's transaction: the dispatcher stores the
         reply in the same one, so a turn is in the history exactly when its answer is in the outbox (a turn
         re-run after a crash wrote nothing the first time)."""
@@ -188,7 +186,8 @@ class Agents:
         for m in result.entries:
             # Each entry keeps its sensitivity verdict: what the detector finds in it, or the flag it came with
             # (the turn ran on a local model because it was private; a tool read the member's private files).
-            verdict = judge("\n".join([m.content, *(c.arguments for c in m.tool_calls)]), local_only=m.private)
+            # The router read these very texts for the turn's model calls: its cache answers.
+            verdict = self._s.router.verdict(m)
             rows.append(dict(
                 session_id=result.session_id, role=m.role,
                 content=m.content if m.role != "tool" else m.content[:HISTORY_TOOL_RESULT_CHARS],

@@ -35,6 +35,7 @@ from assistant.messages import ChatKind, MemberScope
 from assistant.privacy import KIND_LABELS, REDACTABLE_KINDS, Finding, PrivacyDetector, second_opinion
 from assistant.providers.base import ChatMessage, ModelProvider, ModelRequest, ModelResponse
 from assistant.redaction import Redaction, can_redact, redact, restore
+from assistant.sensitivity import Verdict
 from assistant.storage.db import Database
 from assistant.storage.tables import ModelCall, table_of
 from assistant.usage import BudgetState, budget_state, call_cost
@@ -119,41 +120,38 @@ class _Attempts:
     last: ProviderError | None = None
 
 
-def _texts(request: ModelRequest) -> Iterator[str]:
-    """Everything a request carries to the model: every message content and every tool-call argument."""
-    for message in request.messages:
-        yield message.content
-        for call in message.tool_calls:
-            yield call.arguments
-
-
 _INSERT_CALL = insert(table_of(ModelCall))
 _TRANSCRIPT_OPEN, _TRANSCRIPT_CLOSE = "<group-transcript>\n", "\n</group-transcript>"
 
 
-def _scan_units(request: ModelRequest) -> Iterator[str]:
-    """What the privacy scan reads, in pieces that repeat from call to call so the detector's cache answers them.
+def _split_transcript(text: str) -> Iterator[str]:
+    """One text in pieces that repeat from call to call, so the detector's cache answers them.
 
     A group transcript is dozens of messages and moves by a line or two from one turn to the next; each of its lines
     is one whole message (``transcript_line``), so it is read line by line and each message is scanned once in its
     life instead of the whole block every turn. Everything else in the text is read whole. Every character is read
     either way."""
-    for text in _texts(request):
-        start = text.find(_TRANSCRIPT_OPEN)
-        end = text.find(_TRANSCRIPT_CLOSE, start + 1) if start >= 0 else -1
-        if end < 0:
-            yield text
-            continue
-        # Stripped: the member's words then read exactly as they are stored in the session history, so the next
-        # turn finds them in the cache.
-        yield (text[:start] + text[end + len(_TRANSCRIPT_CLOSE):]).strip()
-        yield from text[start + len(_TRANSCRIPT_OPEN):end].split("\n")
+    start = text.find(_TRANSCRIPT_OPEN)
+    end = text.find(_TRANSCRIPT_CLOSE, start + 1) if start >= 0 else -1
+    if end < 0:
+        yield text
+        return
+    # Stripped: the member's words then read exactly as they are stored in the session history, so the next turn
+    # finds them in the cache.
+    yield (text[:start] + text[end + len(_TRANSCRIPT_CLOSE):]).strip()
+    yield from text[start + len(_TRANSCRIPT_OPEN):end].split("\n")
 
 
 def _message_units(message: ChatMessage) -> Iterator[str]:
-    yield message.content
-    for call in message.tool_calls:
-        yield call.arguments
+    """What the privacy scan reads of one message: its content and every tool-call argument, transcript split."""
+    for text in (message.content, *(call.arguments for call in message.tool_calls)):
+        yield from _split_transcript(text)
+
+
+def _scan_units(request: ModelRequest) -> Iterator[str]:
+    """Everything a request carries to the model, as the privacy scan reads it."""
+    for message in request.messages:
+        yield from _message_units(message)
 
 
 def _unit_price(model: ModelConfig) -> float:
@@ -203,6 +201,12 @@ class Router:
         if scope is not None and role in ("chat", "tool_step", "subagent"):
             self._last_route[scope.member_id] = route
         return await self._send(plan, request, role, scope)
+
+    def verdict(self, message: ChatMessage) -> Verdict:
+        """The sensitivity verdict of one message as this router reads it: the same pieces and the same cache as
+        the scan of the request that carried it, so storing a turn's messages scans nothing twice."""
+        kinds = tuple(dict.fromkeys(f.kind for u in _message_units(message) for f in self._detector.scan(u)))
+        return Verdict(private=message.private or bool(kinds), kinds=kinds)
 
     def explain(self, text: str, *, role: Role = "chat", scope: MemberScope | None = None) -> Route:
         """How ``text`` would be routed as a member's message, without sending anything. Uses the budgets and
