@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from datetime import timedelta
 from typing import Any
 
@@ -14,20 +13,11 @@ from sqlalchemy import func, select
 
 from assistant.config import Config
 from assistant.messages import utcnow
+from assistant.pids import pid_alive
 from assistant.storage.db import Database
 from assistant.storage.tables import Message, ModelCall
 
 __all__ = ["collect_status", "print_status"]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 async def collect_status(cfg: Config) -> dict[str, Any]:
@@ -35,7 +25,7 @@ async def collect_status(cfg: Config) -> dict[str, Any]:
     status_file = cfg.data_dir / "run" / "status.json"
     if status_file.exists():
         daemon = json.loads(status_file.read_text(encoding="utf-8"))
-        daemon["running"] = bool(daemon.get("running")) and _alive(int(daemon.get("pid", 0)))
+        daemon["running"] = bool(daemon.get("running")) and pid_alive(int(daemon.get("pid", 0)))
         report["daemon"] = daemon
     db = Database(cfg.database_url)
     try:

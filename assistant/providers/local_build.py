@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from assistant.pids import pid_alive
+
 __all__ = ["BuildState", "build_state", "runtime_ready", "start_build"]
 
 STATE_FILE = "teamclaw-local-build.json"
@@ -64,16 +66,6 @@ def _state_path(prefix: Path | None) -> Path:
     return (prefix or Path(sys.prefix)) / STATE_FILE
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def build_state(prefix: Path | None = None, *, ready: Callable[[], bool] = runtime_ready) -> BuildState:
     """The runtime's state in the environment at ``prefix`` (default: this one); ``ready`` says whether it imports."""
     path = _state_path(prefix)
@@ -86,7 +78,7 @@ def build_state(prefix: Path | None = None, *, ready: Callable[[], bool] = runti
     if exit_file.is_file():
         code = exit_file.read_text(encoding="utf-8").strip()
         return BuildState("ready", log=log) if code == "0" and ready() else BuildState("failed", log=log)
-    if _alive(int(data.get("pid", 0) or 0)):
+    if pid_alive(int(data.get("pid", 0) or 0)):
         expected = BUILD_CORE_MINUTES / max(1, int(data.get("cpus", 1) or 1))
         spent = (time.time() - float(data.get("started", time.time()))) / 60
         return BuildState("building", minutes_left=max(1, round(expected - spent)), log=log)
