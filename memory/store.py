@@ -265,6 +265,14 @@ class MemoryStore:
             log.warning("memory vectors not deleted (%s: %s); repair() drops them at next start",
                         type(exc).__name__, exc)
 
+    async def _pending(self, ids: Sequence[int]) -> Sequence[MemoryRecord]:
+        """The active rows among ``ids`` still waiting for their vector."""
+        async with self.db.session() as session:
+            return (await session.scalars(select(MemoryRecord).where(
+                MemoryRecord.id.in_(list(ids)), MemoryRecord.vector_state == "pending",
+                MemoryRecord.superseded_by.is_(None),
+            ))).all()
+
     async def _embed_outside_lock(self, ids: Sequence[int]) -> int:
         """Embed pending rows without holding the write lock, then store the vectors of the rows that are still
         pending with the same text (a row edited, superseded or deleted meanwhile is left to its own writer)."""
@@ -273,13 +281,8 @@ class MemoryStore:
         done = 0
         try:
             for start in range(0, len(ids), SYNC_BATCH):
-                chunk = list(ids[start : start + SYNC_BATCH])
-                async with self.db.session() as session:
-                    rows = (await session.scalars(select(MemoryRecord).where(
-                        MemoryRecord.id.in_(chunk), MemoryRecord.vector_state == "pending",
-                        MemoryRecord.superseded_by.is_(None),
-                    ))).all()
-                    wanted = {r.id: (r.text, _place(r), _chroma_meta(r)) for r in rows}
+                rows = await self._pending(ids[start : start + SYNC_BATCH])
+                wanted = {r.id: (r.text, _place(r), _chroma_meta(r)) for r in rows}
                 if not wanted:
                     continue
                 order = list(wanted)
@@ -363,12 +366,7 @@ class MemoryStore:
             if drop:
                 await asyncio.to_thread(self.vectors.delete, list(drop))
             for start in range(0, len(ids), SYNC_BATCH):
-                chunk = list(ids[start : start + SYNC_BATCH])
-                async with self.db.session() as session:
-                    rows = (await session.scalars(select(MemoryRecord).where(
-                        MemoryRecord.id.in_(chunk), MemoryRecord.vector_state == "pending",
-                        MemoryRecord.superseded_by.is_(None),
-                    ))).all()
+                rows = await self._pending(ids[start : start + SYNC_BATCH])
                 if not rows:
                     continue
                 vectors = await asyncio.to_thread(self.embedder.embed_documents, [r.text for r in rows])
