@@ -25,6 +25,7 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy import func, select
 
+from assistant.cli.stdin import numbered_lines
 from assistant.config import load_config
 from assistant.errors import ScopeError
 from assistant.messages import ChatKind, MemberScope
@@ -133,18 +134,6 @@ def _parse_time(value: Any) -> datetime | None:
     return parse_time(value)
 
 
-async def _stdin_lines() -> AsyncIterator[tuple[int, str]]:
-    """Numbered non-blank stdin lines, read one at a time off the loop (a pipe is answered as it is fed)."""
-    number = 0
-    while True:
-        line = await asyncio.to_thread(sys.stdin.readline)
-        if not line:
-            return
-        number += 1
-        if line.strip():
-            yield number, line
-
-
 async def _ingest(config: str | None, scope_raw: str, extract: bool) -> dict[str, Any]:
     from memory.ingest import ChatLine, LineError, ingest, parse_line
 
@@ -160,7 +149,7 @@ async def _ingest(config: str | None, scope_raw: str, extract: bool) -> dict[str
 
         async def lines() -> AsyncIterator[ChatLine]:
             nonlocal skipped
-            async for number, raw in _stdin_lines():
+            async for number, raw in numbered_lines():
                 try:
                     yield parse_line(raw)
                 except LineError as exc:
@@ -247,7 +236,7 @@ async def _search(config: str | None, scope_raw: str, k: int, query: str | None,
             await answer(None, query)
             return 1
         count = 0
-        async for number, line in _stdin_lines():
+        async for number, line in numbered_lines():
             try:
                 data = json.loads(line)
                 if not isinstance(data, dict) or not isinstance(data.get("query"), str):

@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 import typer
 
+from assistant.cli.stdin import numbered_lines
 from assistant.config import Config, Role, load_config
 from assistant.errors import StorageError, TeamclawError
 from assistant.messages import ChatKind, MemberScope, utcnow
@@ -186,14 +187,7 @@ def _parse_line(line: str, number: int) -> tuple[object, str]:
 
 async def _stream(answer: Answer) -> None:
     """Answer stdin line by line as the lines arrive; each answer is flushed before the next line is read."""
-    number = 0
-    while True:
-        line = await asyncio.to_thread(sys.stdin.readline)
-        if not line:
-            return
-        number += 1
-        if not line.strip():
-            continue
+    async for number, line in numbered_lines():
         item_id, text = _parse_line(line, number)
         sys.stdout.write(json.dumps(await answer(item_id, text), ensure_ascii=False) + "\n")
         sys.stdout.flush()
