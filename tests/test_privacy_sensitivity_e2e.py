@@ -113,6 +113,10 @@ def test_cli_one_shots_on_a_cloud_only_setup(tmp_path: Path) -> None:
                       "what phone number and ID number did I give for the visa form?"], home)
         withheld = json.loads(phone.stdout.strip().splitlines()[-1])
         assert withheld["withheld_sensitive"] >= 1 and withheld["private"] is False, withheld
+        # A member the team does not know: said on stderr, decided on the text alone.
+        stranger = _cli(["route", "--config", str(cfg), "--json", "--member", "console:nobody", "hello"], home)
+        assert stranger.returncode == 0 and "no member 'console:nobody'" in stranger.stderr
+        assert "recalled" not in json.loads(stranger.stdout.strip().splitlines()[-1])
         assert PHONE not in cloud.all_text() and ID_NUMBER not in cloud.all_text()
 
 
