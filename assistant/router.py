@@ -121,25 +121,33 @@ class _Attempts:
 
 
 _INSERT_CALL = insert(table_of(ModelCall))
-_TRANSCRIPT_OPEN, _TRANSCRIPT_CLOSE = "<group-transcript>\n", "\n</group-transcript>"
+# Blocks that move by a line or two from one turn to the next, each line one whole message or memory record.
+_LINE_BLOCKS = (("<group-transcript>\n", "\n</group-transcript>"), ("<memory>\n", "\n</memory>"))
 
 
 def _split_transcript(text: str) -> Iterator[str]:
     """One text in pieces that repeat from call to call, so the detector's cache answers them.
 
-    A group transcript is dozens of messages and moves by a line or two from one turn to the next; each of its lines
-    is one whole message (``transcript_line``), so it is read line by line and each message is scanned once in its
-    life instead of the whole block every turn. Everything else in the text is read whole. Every character is read
-    either way."""
-    start = text.find(_TRANSCRIPT_OPEN)
-    end = text.find(_TRANSCRIPT_CLOSE, start + 1) if start >= 0 else -1
-    if end < 0:
+    A group transcript is dozens of messages and recalled memory a dozen records; both move by a line or two from
+    one turn to the next (each transcript line is one whole message, ``transcript_line``; each memory line one
+    record), so they are read line by line and each line is scanned once in its life instead of the whole block
+    every turn. Everything else in the text is read whole. Every character is read either way."""
+    rest = text
+    lines: list[str] = []
+    for opening, closing in _LINE_BLOCKS:
+        start = rest.find(opening)
+        end = rest.find(closing, start + 1) if start >= 0 else -1
+        if end < 0:
+            continue
+        lines += rest[start + len(opening):end].split("\n")
+        rest = rest[:start] + rest[end + len(closing):]
+    if rest is text:
         yield text
         return
     # Stripped: the member's words then read exactly as they are stored in the session history, so the next turn
     # finds them in the cache.
-    yield (text[:start] + text[end + len(_TRANSCRIPT_CLOSE):]).strip()
-    yield from text[start + len(_TRANSCRIPT_OPEN):end].split("\n")
+    yield rest.strip()
+    yield from lines
 
 
 def _message_units(message: ChatMessage) -> Iterator[str]:
@@ -173,7 +181,8 @@ class Router:
         self._providers: dict[str, ModelProvider] = dict(providers or {})
         self._usable = tuple(n for n in self._models
                              if (n in self._providers if self._injected else self._runnable(self._models[n])))
-        self._detector = PrivacyDetector(threshold=self._routing.privacy_threshold)
+        self._detector = PrivacyDetector(threshold=self._routing.privacy_threshold,
+                                         embeddings=self._routing.privacy_embeddings)
         self._outcomes = OutcomeMemory(db)
         self._budgets: dict[int | None, BudgetState | None] = {}
         self._last_route: dict[int, Route] = {}

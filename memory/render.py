@@ -43,7 +43,9 @@ def render_line(item: Recalled) -> str:
     if item.speaker:
         tags.append(f"from {item.speaker}")
     if item.trusted:
-        return f"- [{', '.join(tags)}] {item.text}"
+        # One record, one line: line breaks inside it become U+2028 (as in a group transcript line), so the privacy
+        # scan, which reads the block line by line, reads each record whole.
+        return f"- [{', '.join(tags)}] " + "\u2028".join(item.text.splitlines())
     # json.dumps escapes quotes and newlines, so the item cannot close its quote or start a new prompt line.
     return f"- [{', '.join([*tags, 'untrusted'])}] quoted: {json.dumps(item.text, ensure_ascii=False)}"
 

@@ -50,6 +50,7 @@ DESCRIPTIONS = {
     'routing.roles': 'Pin a role (chat, tool_step, compaction, extraction, heartbeat, classification, subagent) to a model name.',
     'routing.fallbacks': 'Per role, model names tried in order after the routed one fails (private calls: local ones only).',
     'routing.privacy_second_opinion': 'Ask the local model whether a message is private when the detectors found nothing.',
+    'routing.privacy_embeddings': 'Read texts the n-gram classifier is unsure of a second time through the bundled sentence encoder (multilingual-e5-small): more accurate on phrasing it never saw, about 15 ms for those texts. false: n-grams only, every decision under a millisecond, lower accuracy (docs/router.md).',
     'routing.privacy_threshold': 'Probability (0-1) from which the learned classifier calls a text private by its context (health, finances, legal, HR, family, whereabouts, identity); lower keeps more on the local model. Unset: the per-language thresholds calibrated with the shipped model (docs/router.md).',
     'routing.redaction': 'Replace personal data by placeholders before a cloud call and restore it in the answer.',
     'routing.redaction_members': 'Redaction for these members only (`member:ID` or `channel:user_id`).',

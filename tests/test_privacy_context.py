@@ -5,10 +5,12 @@ threshold from config, the detector version, the labelled set it was tuned on, `
 from __future__ import annotations
 
 import json
+import math
 import os
 import select
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +20,17 @@ from typer.testing import CliRunner
 from assistant.cli.main import app
 from assistant.config import RoutingConfig
 from assistant.context import DEFAULT_INSTRUCTIONS, DEFAULT_PERSONA
+from assistant.errors import ConfigError
 from assistant.privacy import CONTEXT_KINDS, DEFAULT_THRESHOLD, DETECTOR_VERSION, KIND_LABELS, PrivacyDetector, scan
-from assistant.privacy.classifier import ContextClassifier, Head, default_classifier, model_digest, write_model
+from assistant.privacy.classifier import (
+    ContextClassifier,
+    EmbeddingHead,
+    Head,
+    default_classifier,
+    model_digest,
+    write_model,
+)
+from assistant.privacy.encoder import E5Encoder
 from tests.bench.bench_routing import run as bench_routing
 from tests.conftest import write_config
 
@@ -160,6 +171,75 @@ def test_each_language_has_its_calibrated_threshold(tmp_path: Path) -> None:
     assert ContextClassifier(path).threshold("zh") == ContextClassifier(path).threshold("en") == 0.5
     shipped = default_classifier()
     assert set(shipped.thresholds) == {"en", "zh"} and all(0 < t < 1 for t in shipped.thresholds.values())
+
+
+class CountingEncoder(E5Encoder):
+    """The real encoder, counting the windows it is asked to read."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.read: list[str] = []
+
+    def __call__(self, text: str) -> Sequence[float]:
+        self.read.append(text)
+        return super().__call__(text)
+
+
+def _flat_heads(bias: float) -> list[Head]:
+    # Zero weights: every window scores sigmoid(bias) in the first stage, whatever it says.
+    return [Head("private", ("none", "private"), (0.0, bias), (1.0, 1.0), 1.0, (bytes([128] * 16),) * 2),
+            Head("kind", ("none", "health"), (0.0, 0.0), (1.0, 1.0), 1.0, (bytes([128] * 16),) * 2)]
+
+
+def test_the_sentence_vector_stage_reads_only_what_the_first_stage_is_unsure_of(tmp_path: Path) -> None:
+    shipped = default_classifier().embedding
+    assert shipped is not None and len(shipped.weights) == 384 and shipped.band[0] < shipped.band[1]
+    assert set(shipped.calibration) == {"en", "zh"}
+    # The shipped second stage itself tells a person's diagnosis from a textbook question.
+    vectors = E5Encoder()
+    assert shipped.probability(vectors("My sister was diagnosed with lupus and her new medication makes her "
+                                       "dizzy.")) > 0.5
+    assert shipped.probability(vectors("Which of the following drugs is first-line for hypertension?")) < 0.5
+    text = "the build on the main branch is green again after the fix"
+    for bias, asked in ((0.0, True), (-4.0, False), (4.0, False)):  # p = 0.5 (unsure), 0.018, 0.982
+        path = tmp_path / f"staged-{bias}.bin"
+        write_model(path, _flat_heads(bias), meta={}, embedding=EmbeddingHead(
+            E5Encoder.name, shipped.weights, shipped.bias, 0.5, (0.1, 0.9),
+            {"en": {"threshold": 0.5, "topic_gate": 0.01}, "zh": {"threshold": 0.5, "topic_gate": 0.01}}))
+        encoder = CountingEncoder()
+        [score] = ContextClassifier(path, encoder=encoder).score(text)
+        assert encoder.read == ([text] if asked else [])
+        if asked:  # the combined score leans the way the sentence vector does: this is about nobody
+            assert score.private < 0.5
+        else:
+            assert score.private == pytest.approx(1 / (1 + math.exp(-bias)), abs=1e-6)
+    # Without an encoder (routing.privacy_embeddings = false) the file's n-gram-only calibration applies.
+    write_model(path, _flat_heads(0.0), meta={}, calibration={"en": {"threshold": 0.3, "topic_gate": 0.2}},
+                embedding=EmbeddingHead(E5Encoder.name, shipped.weights, shipped.bias, 0.5, (0.1, 0.9),
+                                        {"en": {"threshold": 0.7, "topic_gate": 0.2}}))
+    assert ContextClassifier(path).threshold("en") == 0.3 and ContextClassifier(path).embedding is None
+    assert ContextClassifier(path, encoder=E5Encoder()).threshold("en") == 0.7
+
+
+def test_a_head_for_another_encoder_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "other.bin"
+    write_model(path, _flat_heads(0.0), meta={}, embedding=EmbeddingHead("another/encoder", (0.0,) * 384, 0.0,
+                                                                         0.5, (0.1, 0.9), {}))
+    with pytest.raises(ConfigError, match="retrain"):
+        ContextClassifier(path, encoder=E5Encoder())
+
+
+def test_privacy_embeddings_off_routes_with_n_grams_only(tmp_path: Path) -> None:
+    text = "my mother-in-law keeps forgetting where she parked and repeating the same stories lately"
+    answers = {}
+    for name, routing in (("on", {}), ("off", {"privacy_embeddings": False})):
+        config = write_config(tmp_path / name, {"models": MODELS, "routing": routing})
+        result = CliRunner().invoke(app, ["route", text, "--json", "--config", str(config)])
+        assert result.exit_code == 0, result.output
+        answers[name] = json.loads(result.output)["private"]
+    staged = PrivacyDetector().scan(text)
+    n_grams = PrivacyDetector(embeddings=False).scan(text)
+    assert answers == {"on": bool(staged), "off": bool(n_grams)}
 
 
 def test_config_default_is_the_detector_default() -> None:

@@ -18,10 +18,12 @@ from assistant.config import Config
 from assistant.context import ContextBuilder, transcript_line
 from assistant.messages import ChatKind, MemberScope, utcnow
 from assistant.providers.base import ChatMessage, ModelRequest
-from assistant.router import Router
+from assistant.router import Route, Router
 from assistant.storage.db import Database
 from assistant.storage.tables import ModelCall
 from assistant.usage import spend_query
+from memory.render import render_block
+from memory.retrieve import Recalled
 from tests.standins.model_server import ScriptedModelServer, ScriptedReply, ScriptedToolCall
 from tests.test_router_paths import ALICE, GROUP, HARD, PHONE, World, ask, open_world
 
@@ -244,6 +246,33 @@ async def test_the_group_transcript_is_scanned_message_by_message_and_nothing_is
                                                       ContextBuilder.user_message(GROUP, HARD, utcnow(),
                                                                                   transcript="Erin: lunch?"))),
                                role="chat", scope=GROUP)
+    assert private.private and private.location == "local"
+    assert not calm.private and calm.location == "cloud"
+
+
+def _recalled(n: int, text: str) -> Recalled:
+    return Recalled(id=n, text=text, kind="fact", visibility="private", score=1.0, speaker="", said_at=utcnow(),
+                    trusted=True, private=False, owner_member_id=1, group_key=None, source_message_id=None,
+                    source_ref="", source_record_id=None, confidence=1.0, importance=0.5)
+
+
+@pytest.mark.parametrize("records, member_text", [
+    ([f"Dave's number is {PHONE}"], HARD),  # a lone record
+    (["Erin prefers green tea", f"call Dave on {PHONE}", "the demo is on Friday"], HARD),  # a middle record
+    (["Erin prefers green tea"], f"{HARD}; my number is {PHONE}"),  # the member's own words
+    (["Dave's address is\nbehind the old mill, gate 3"], HARD),  # across a line break inside one record
+])
+async def test_recalled_memory_is_scanned_record_by_record_and_nothing_is_skipped(
+        world: World, records: list[str], member_text: str) -> None:
+    def decide(block: str, text: str) -> Route:
+        context = ContextBuilder.user_message(ALICE, text, utcnow(), memory=block)
+        return world.router.decide(ModelRequest(messages=(ChatMessage("system", "You are teamclaw."), context)),
+                                   role="chat", scope=ALICE)
+
+    block = render_block([_recalled(i, text) for i, text in enumerate(records)], 2000).text
+    assert block.count("\n") == len(records)  # the header, then one line per record
+    private = decide(block, member_text)
+    calm = decide(render_block([_recalled(9, "Erin prefers green tea")], 2000).text, HARD)
     assert private.private and private.location == "local"
     assert not calm.private and calm.location == "cloud"
 

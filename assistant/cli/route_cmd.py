@@ -137,7 +137,8 @@ async def _with_router(cfg: Config, role: Role, scope: MemberScope | None,
 
     db = _database(cfg)
     router = Router(cfg, db)
-    detector = PrivacyDetector(threshold=cfg.routing.privacy_threshold)  # the router's own, for the spans
+    detector = PrivacyDetector(threshold=cfg.routing.privacy_threshold,  # the router's own, for the spans
+                               embeddings=cfg.routing.privacy_embeddings)
     recall: _Recall | None = None
     try:
         if db.url != "sqlite+aiosqlite:///:memory:":

@@ -3,8 +3,14 @@ n-grams and word families that read a text's context (health, finance, legal, HR
 correspondence) where the deterministic detectors only see identifiers.
 
 The weights ship inside the package (``context_model.bin``, trained by ``scripts/train_privacy_classifier.py`` on
-the tuning split of tests/data/privacy_set.jsonl) and are read with the standard library only: no numpy import on
-the routing path. A score is one table look-up per feature per class, well under a millisecond for a chat message.
+the tuning split of tests/data/privacy_set.jsonl) and are read with the standard library only. A score is one table
+look-up per feature per class, well under a millisecond for a chat message.
+
+A second stage reads meaning where n-grams only see words: for a window the n-gram stage is unsure of (its
+probability inside the model's ``band``), a logistic regression over the window's multilingual-e5 sentence vector
+gives a second probability, and the two are averaged in log-odds. Phrasing no template had ("considering her
+obesity diagnosis", "my friend Ava ... my budget is") is where n-grams fail and sentence vectors carry over; texts
+the first stage is sure of never pay for an embedding (about 15 ms here).
 """
 
 from __future__ import annotations
@@ -21,10 +27,12 @@ from functools import cache
 from pathlib import Path
 
 from assistant.errors import ConfigError
+from assistant.privacy.encoder import E5Encoder, Encoder
 from assistant.privacy.features import FEATURES_VERSION, hashed_features
 
 __all__ = ["CONTEXT_KINDS", "FALLBACK_THRESHOLD", "FALLBACK_TOPIC_GATE", "MODEL_PATH", "ContextClassifier",
-           "ContextScore", "Head", "default_classifier", "model_digest", "window_language", "write_model"]
+           "ContextScore", "EmbeddingHead", "Head", "default_classifier", "fast_classifier", "model_digest",
+           "window_language", "write_model"]
 
 MODEL_PATH = Path(__file__).with_name("context_model.bin")
 _MAGIC = b"TCPRIV1\n"
@@ -79,11 +87,43 @@ class Head:
         return {c: e / total for c, e in zip(self.classes, exps, strict=True)}
 
 
+@dataclass(frozen=True, slots=True)
+class EmbeddingHead:
+    """The second stage: ``P(private | vector) = sigmoid(weights . vector + bias)`` over ``encoder``'s vectors,
+    asked only where the first stage's probability lies in ``band``; ``share`` is the first stage's weight in the
+    log-odds average. ``calibration`` holds the per-language threshold and topic gate chosen for the combined score."""
+
+    encoder: str
+    weights: tuple[float, ...]
+    bias: float
+    share: float
+    band: tuple[float, float]
+    calibration: dict[str, dict[str, float]]
+
+    def probability(self, vector: Sequence[float]) -> float:
+        z = self.bias + math.fsum(w * v for w, v in zip(self.weights, vector, strict=True))
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+    def combine(self, first: float, second: float) -> float:
+        z = self.share * _logit(first) + (1.0 - self.share) * _logit(second)
+        return 1.0 / (1.0 + math.exp(-z))
+
+    def as_json(self) -> dict[str, object]:
+        return {"encoder": self.encoder, "weights": list(self.weights), "bias": self.bias, "share": self.share,
+                "band": list(self.band), "calibration": self.calibration}
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-6), 1.0 - 1e-6)
+    return math.log(p / (1.0 - p))
+
+
 class ContextClassifier:
     """Scores texts with the weights of one model file; immutable after loading. Two heads share the features: a
-    binary one ("private" or "none") decides, a multinomial one names the likeliest kind."""
+    binary one ("private" or "none") decides, a multinomial one names the likeliest kind. With an ``encoder`` and a
+    model file that holds an embedding head, unsure windows are read a second time through sentence vectors."""
 
-    def __init__(self, path: Path = MODEL_PATH) -> None:
+    def __init__(self, path: Path = MODEL_PATH, *, encoder: Encoder | None = None) -> None:
         try:
             raw = path.read_bytes()
         except OSError as exc:
@@ -111,6 +151,17 @@ class ContextClassifier:
         self._kinds = heads["kind"]
         # Per language, chosen by the training script on tuning rows the fitted model never saw.
         calibration = header.get("calibration", {})
+        spec = header.get("embedding")
+        self.embedding: EmbeddingHead | None = None
+        if spec is not None and encoder is not None:
+            if spec["encoder"] != encoder.name:
+                raise ConfigError(f"{path} holds an embedding head for {spec['encoder']}, not {encoder.name}: "
+                                  "retrain it with scripts/train_privacy_classifier.py")
+            self.embedding = EmbeddingHead(spec["encoder"], tuple(spec["weights"]), float(spec["bias"]),
+                                           float(spec["share"]), (float(spec["band"][0]), float(spec["band"][1])),
+                                           spec["calibration"])
+            calibration = self.embedding.calibration
+        self._encoder = encoder if self.embedding is not None else None
         self.thresholds: dict[str, float] = {lang: float(c["threshold"]) for lang, c in calibration.items()}
         self.topic_gates: dict[str, float] = {lang: float(c["topic_gate"]) for lang, c in calibration.items()}
 
@@ -137,6 +188,9 @@ class ContextClassifier:
             if not features:
                 continue
             private = self._decision.probabilities(features)["private"]
+            head = self.embedding
+            if head is not None and self._encoder is not None and head.band[0] <= private <= head.band[1]:
+                private = head.combine(private, head.probability(self._encoder(text[start:end])))
             kinds = self._kinds.probabilities(features)
             kind = max((c for c in self._kinds.classes if c != "none"), key=kinds.__getitem__)
             scores.append(ContextScore(start, end, kind, private))
@@ -183,19 +237,29 @@ def model_digest(path: Path) -> str:
 
 @cache
 def default_classifier() -> ContextClassifier:
-    """The shipped model, read once per process (about 1 ms)."""
+    """The shipped model with its sentence-vector stage, read once per process (about 1 ms; the encoder loads on
+    the first unsure window)."""
+    return ContextClassifier(encoder=E5Encoder())
+
+
+@cache
+def fast_classifier() -> ContextClassifier:
+    """The shipped model without the sentence-vector stage (``routing.privacy_embeddings = false``): n-grams only,
+    under a millisecond for every text, at the lower accuracy docs/router.md gives."""
     return ContextClassifier()
 
 
 def write_model(path: Path, heads: Sequence[Head], meta: dict[str, object],
-                calibration: dict[str, dict[str, float]] | None = None) -> None:
-    """Write a model file holding ``heads`` (a "private" and a "kind" head), all over the same buckets, and per
-    language the ``threshold`` and ``topic_gate`` chosen for it."""
+                calibration: dict[str, dict[str, float]] | None = None,
+                embedding: EmbeddingHead | None = None) -> None:
+    """Write a model file holding ``heads`` (a "private" and a "kind" head), all over the same buckets, per language
+    the ``threshold`` and ``topic_gate`` chosen for it, and optionally the sentence-vector stage."""
     buckets = len(heads[0].columns[0])
     header = json.dumps({
         "features_version": FEATURES_VERSION, "buckets": buckets, "meta": meta, "calibration": calibration or {},
         "heads": [{"name": h.name, "classes": list(h.classes), "bias": list(h.bias), "scale": list(h.scale),
                    "temperature": h.temperature} for h in heads],
+        **({"embedding": embedding.as_json()} if embedding is not None else {}),
     }, sort_keys=True).encode()
     body = zlib.compress(b"".join(c for h in heads for c in h.columns), 9)
     path.write_bytes(_MAGIC + struct.pack("<I", len(header)) + header + body)

@@ -1,8 +1,9 @@
 """The privacy detector: deterministic patterns for identifiers (with checksums) and credentials, plus a learned
 classifier for context (health, finance, legal, HR, family, whereabouts, identity, correspondence).
 
-A scan is pure and costs about a millisecond for a chat message; the same system prompt and transcript reach the
-router again on every step of a turn, so results are kept in a small bounded cache keyed by the text.
+A scan is pure and costs about a millisecond for a chat message, plus one sentence embedding (~15 ms) where the
+n-gram stage is unsure; the same system prompt and transcript reach the router again on every step of a turn, so
+results are kept in a small bounded cache keyed by the text.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from assistant.privacy.classifier import (
     MODEL_PATH,
     ContextClassifier,
     default_classifier,
+    fast_classifier,
     model_digest,
     window_language,
 )
@@ -45,7 +47,7 @@ _EXAM = re.compile(r"(?i:which of the following|most likely|next best step|which
 _MIN_CONTEXT_WORDS = 4
 _WORD = re.compile(r"[A-Za-z]+|[\u4e00-\u9fff]{1,2}")
 # Bump when a pattern changes; the model file's own digest is appended, so retraining changes the version too.
-_RULES_VERSION = "3"
+_RULES_VERSION = "4"
 
 _DETECTORS = IDENTIFIER_DETECTORS + TOPIC_DETECTORS
 
@@ -111,9 +113,9 @@ class PrivacyDetector:
     router."""
 
     def __init__(self, threshold: float | None = DEFAULT_THRESHOLD, cache_size: int = DEFAULT_CACHE_SIZE,
-                 classifier: ContextClassifier | None = None) -> None:
+                 classifier: ContextClassifier | None = None, *, embeddings: bool = True) -> None:
         self._threshold = threshold
-        self._classifier = classifier or default_classifier()
+        self._classifier = classifier or (default_classifier() if embeddings else fast_classifier())
         self._cache: OrderedDict[str, tuple[Finding, ...]] = OrderedDict()
         self._cache_size = cache_size
 

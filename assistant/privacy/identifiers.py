@@ -110,12 +110,19 @@ _TOKEN_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"://[^\s:/@]+:[^\s@/]{3,}@"
     )),
 )
+# Codes that open something (a door, a safe, an account's recovery) are credentials as much as passwords are:
+# "the gate code is 4821", "BitLocker recovery key: 123456-...", "backup codes 8841-2290", "门禁码是 0412#".
+_CODE_WORDS = (r"(?:door|gate|alarm|garage|lock|locker|safe|access|entry|entrance|security|building|unlock|"
+               r"backup|recovery|2fa|mfa|cvv|cvc|puk|sim)[_\- ]?(?:codes?|keys?|pins?)|cvv2?|cvc2?|puk|"
+               r"passphrase|seed phrase|recovery phrase|licen[cs]e key|product key|activation key")
 _SECRET_ASSIGNMENT = re.compile(
-    r"(?i)(?=[aAsScCtTpPvVoO口密秘验])((?<![A-Za-z])(?:api[_\- ]?key|secret[_\- ]?key|app[_\- ]?secret|"
-    r"client[_\- ]?secret|access[_\- ]?token|"
-    r"auth[_\- ]?token|access[_\- ]?key|private[_\- ]?key|token|secret|passwd|password|passcode|pwd|pin(?:码)?|"
-    r"verification code|one[- ]time code|otp)|口令|密码|密钥|秘钥|验证码)"
-    r"(?:\s*(?:is|was|:|=|：|是|为|改成了?|改为|设成了?|设为)\s*|\s+)[\"'“‘`]?([^\s\"'”’`，,。；;、)）]{3,64})"
+    r"(?i)(?=[aAbBcCdDeEgGlLmMoOpPrRsStTuUvV2口密秘验门恢备取助激])((?<![A-Za-z])(?:api[_\- ]?key|secret[_\- ]?key|"
+    r"app[_\- ]?secret|client[_\- ]?secret|access[_\- ]?token|"
+    r"auth[_\- ]?token|access[_\- ]?key|private[_\- ]?key|" + _CODE_WORDS + r"|token|secret|passwd|password|"
+    r"passcode|pwd|pin(?:码)?|verification code|one[- ]time code|otp)|口令|密码|密钥|秘钥|验证码|门禁码|门锁码|"
+    r"开门码|恢复密钥|恢复码|备用码|取件码|助记词|激活码)"
+    r"(?:\s*(?:is|was|are|were|:|=|：|是|为|改成了?|改为|设成了?|设为)\s*|\s+)[\"'“‘`]?"
+    r"([^\s\"'”’`，,。；;、)）]{3,64})"
 )
 # Words that follow "password is ..." in talk about passwords rather than in a password.
 _NOT_A_SECRET = frozenset(
@@ -256,13 +263,27 @@ def _secret_value_ok(value: str) -> bool:
     return has_digit or has_symbol or (has_alpha and len(value) >= 5)
 
 
-_CODE_KEYWORDS = ("pin", "验证码", "verification", "one", "otp")
+_CODE_KEYWORDS = ("pin", "验证码", "verification", "one", "otp", "door", "gate", "alarm", "garage", "lock",
+                  "safe", "entry", "entrance", "building", "unlock", "cvv", "cvc", "puk", "sim", "门", "取件",
+                  "backup", "2fa", "mfa", "备用")
+
+
+def _code_digits(value: str) -> str:
+    """The digits of a code written in groups ("8841-2290", "0412#"), or "" when it is not one."""
+    digits = value.rstrip("#*").replace("-", "").replace(" ", "")
+    return digits if digits.isdigit() else ""
 
 
 def _fits_keyword(keyword: str, value: str) -> bool:
-    """Codes are short digit runs; tokens and secrets are long and never plain numbers ("max token = 4096")."""
+    """Codes are short digit runs (in groups, for backup codes); tokens, keys and secrets are long and never plain
+    numbers ("max token = 4096"), except recovery keys, which are long digit groups."""
+    if keyword.startswith(("recovery", "恢复")) and value.count("-") >= 3:
+        return len(_code_digits(value)) >= 16
+    if keyword.startswith(("cvv", "cvc")):
+        return len(_code_digits(value)) in (3, 4)
     if keyword.startswith(_CODE_KEYWORDS):
-        return value.isdigit() and 4 <= len(value) <= 8
+        digits = _code_digits(value)
+        return 3 <= len(digits) <= 12 if "-" in value else 4 <= len(digits) <= 8
     if keyword in ("token", "secret") or "token" in keyword or "key" in keyword or "密钥" in keyword:
         return len(value) >= 8 and not value.replace(",", "").replace(".", "").isdigit()
     return True
@@ -281,7 +302,7 @@ def _credentials(text: str) -> Iterator[Finding]:
         keyword = m.group(1).lower()
         is_code = keyword.startswith(_CODE_KEYWORDS)
         mixed = any(c.isdigit() for c in value) and any(c.isalpha() for c in value)
-        if bare_space and not (mixed or (is_code and value.isdigit())):
+        if bare_space and not (mixed or (is_code and _code_digits(value))):
             continue  # "password manager", "token bucket": a noun phrase, not a value
         if _secret_value_ok(value) and _fits_keyword(keyword, value):
             yield Finding("credential", m.start(2), m.end(2), 0.85)

@@ -8,6 +8,8 @@ cold detector cache: every text is new), on a full agent-sized request (system p
 message) with a cold cache, and on the same with a warm cache (the history was scanned on an earlier step).
 ``--set FILE`` runs any JSON-lines file whose rows have at least ``text`` and ``private`` (``lang``, ``kind``,
 ``split`` and ``difficulty`` are used when present; rows with a ``split`` are read from its "held" part only).
+The privacy figures are given twice: as configured by default (the sentence-vector stage on) and with
+``routing.privacy_embeddings = false`` (n-grams only, prefixed "n-grams only:").
 Run: ``teamclaw bench routing [--set FILE] [--json]``
 """
 
@@ -132,19 +134,25 @@ def _timed(router: Router, request: ModelRequest) -> tuple[Route, float]:
     return route, (time.perf_counter() - started) * 1000
 
 
+_FAST_KEYS = ("en recall", "en FPR", "zh recall", "zh FPR", "recall by kind",
+              "decision p50 ms (one message, cold cache)", "decision p99 ms (one message, cold cache)",
+              "decision p99 ms CPU time")
+
+
 async def run(set_path: Path | None) -> dict[str, Any]:
     with bench_home({"models": MODELS}) as config_path:
         config: Config = load_config(config_path)
+        fast = config.model_copy(update={"routing": config.routing.model_copy(update={"privacy_embeddings": False})})
         db = Database("sqlite+aiosqlite:///:memory:")
         try:
-            if set_path is not None:
-                rows = _load(set_path)
-                figures = privacy_figures(rows, Router(config, db))
-                if all("difficulty" in r for r in rows):
-                    figures.update(_routing_figures(rows, config, db))
-                return figures
-            figures = privacy_figures(_load(PRIVACY_SET), Router(config, db))
-            figures.update(_routing_figures(_load(DEFAULT_SET), config, db))
+            rows = _load(set_path if set_path is not None else PRIVACY_SET)
+            figures = privacy_figures(rows, Router(config, db))
+            n_grams = privacy_figures(rows, Router(fast, db))
+            figures.update({f"n-grams only: {key}": n_grams[key] for key in _FAST_KEYS if key in n_grams})
+            if set_path is None:
+                figures.update(_routing_figures(_load(DEFAULT_SET), config, db))
+            elif all("difficulty" in r for r in rows):
+                figures.update(_routing_figures(rows, config, db))
             return figures
         finally:
             await db.aclose()
