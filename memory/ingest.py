@@ -1,13 +1,18 @@
 """Bulk ingest of chat history (``teamclaw memory ingest``): JSON lines in, one ``note`` record per message out.
 
-Lines are written in batches, one transaction each, searchable by keyword at once; their vectors are embedded in
-the background while the next batch is parsed and written (``MemoryStore.remember_many(defer_vectors=True)``),
-and ``ingest`` returns only when every vector is stored. The extraction rules run per batch on the text already
-in hand (regular expressions, no model) and their facts take the same deferred path.
+Lines are written in batches, one transaction (one multi-row INSERT) each, searchable by keyword at once; their
+vectors are embedded while the next batch is parsed and written: each batch starts a vector flush at once
+(``MemoryStore.flush_vectors``), flushes run one after another, and ``ingest`` returns only when every vector is
+stored. A text repeated during the ingest is embedded once (``MemoryStore.reusing_vectors``). The extraction rules
+run per batch on the text already in hand (regular expressions, no model) and their facts take the same path.
+
+Where the time goes (2 cores, short chat lines): the embedding is ~90 % of it; the rest (parsing, sensitivity
+verdicts, the INSERTs, the keyword index, extraction, chroma) is ~1 ms a line.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -104,6 +109,8 @@ async def ingest(store: MemoryStore, scope: MemberScope, visibility: str, lines:
     counts = IngestCounts()
     ids_by_name: dict[str, int] = {}
     batch: list[ChatLine] = []
+    # Vector flushes started so far; each embeds what was deferred before it ran (an idle one returns 0).
+    flushes: list[asyncio.Task[int]] = []
 
     async def flush() -> None:
         for line in batch:
@@ -130,12 +137,26 @@ async def ingest(store: MemoryStore, scope: MemberScope, visibility: str, lines:
                     ))
             counts.facts += len(await store.remember_many(scope, facts, visibility=visibility, defer_vectors=True))
         batch.clear()
+        # Embedding starts now, not after the background writer's pause: the model works while the next batch
+        # is parsed and written. A flush still waiting for its turn will take this batch as well.
+        for done in [f for f in flushes if f.done()]:
+            flushes.remove(done)
+            done.result()  # a flush that failed stops the ingest here, with its error
+        if len(flushes) < 2:  # one embedding, one waiting its turn (it takes everything deferred until then)
+            flushes.append(asyncio.create_task(store.flush_vectors(), name="ingest-vectors"))
 
-    async for line in lines:
-        batch.append(line)
-        if len(batch) >= batch_size:
-            await flush()
-    if batch:
-        await flush()
-    await store.flush_vectors()
+    with store.reusing_vectors():
+        try:
+            async for line in lines:
+                batch.append(line)
+                if len(batch) >= batch_size:
+                    await flush()
+            if batch:
+                await flush()
+            await asyncio.gather(*flushes)
+            await store.flush_vectors()
+        finally:
+            for task in flushes:
+                task.cancel()
+            await asyncio.gather(*flushes, return_exceptions=True)
     return counts

@@ -17,6 +17,7 @@ from sqlalchemy import (
     column,
     delete,
     func,
+    insert,
     literal_column,
     or_,
     select,
@@ -27,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from assistant.messages import MemberScope, utcnow
-from assistant.sensitivity import judge
+from assistant.sensitivity import Verdict, judge
 from memory.scopes import Placement, readable_sql
 from memory.tables import FTS_TABLE, MemoryRecord
 from memory.textproc import fts_body, fts_query, normalize, token_set
@@ -40,6 +41,8 @@ __all__ = [
     "fetch_visible",
     "index_text",
     "insert_record",
+    "insert_records",
+    "judge_all",
     "keyword_search",
     "supersede",
     "unindex",
@@ -141,6 +144,52 @@ async def insert_record(session: AsyncSession, place: Placement, item: NewRecord
         await session.execute(text(f"INSERT INTO {FTS_TABLE}(rowid, body) VALUES (:id, :body)"),
                               {"id": row.id, "body": fts_body(item.text)})
     return row
+
+
+def judge_all(texts: Sequence[str], *, local_only: bool) -> list[Verdict]:
+    """The sensitivity verdict of each text, a repeated text judged once (a verdict depends on the text and
+    ``local_only`` only). Blocking (the detector may embed a text): callers run it in a thread."""
+    seen: dict[str, Verdict] = {}
+    out = []
+    for text_ in texts:
+        verdict = seen.get(text_)
+        if verdict is None:
+            verdict = seen[text_] = judge(text_, local_only=local_only)
+        out.append(verdict)
+    return out
+
+
+async def insert_records(session: AsyncSession, place: Placement, items: Sequence[NewRecord],
+                         verdicts: Sequence[Verdict], *, local_only: bool, fts: bool) -> list[int]:
+    """Write ``items`` with their ``verdicts`` (``judge_all``) in one multi-row INSERT and one keyword-index
+    statement; returns their ids in order.
+
+    The bulk path of ``insert_record`` (same columns): a per-row ORM insert and flush cost ~0.4 ms a line, more
+    than all else on the ingest path but the embedding and the verdicts."""
+    if not items:
+        return []
+    if len(verdicts) != len(items):
+        raise ValueError(f"{len(verdicts)} verdicts for {len(items)} records")
+    now = utcnow()
+    values = []
+    for item, verdict in zip(items, verdicts, strict=True):
+        values.append({
+            "text": item.text, "kind": item.kind, "visibility": place.visibility.value,
+            "owner_member_id": place.owner_member_id, "group_key": place.group_key,
+            "source_message_id": item.source_message_id, "source_ref": item.source_ref,
+            "source_record_id": item.source_record_id, "speaker": item.speaker,
+            "speaker_member_id": item.speaker_member_id, "said_at": item.said_at or now, "day": item.day,
+            "confidence": item.confidence, "importance": item.importance, "trusted": item.trusted,
+            "private": verdict.private, "local_only": local_only, "sensitive_kinds": verdict.kinds_text,
+            "detector_version": verdict.version, "subject_key": item.subject_key, "superseded_by": None,
+            "vector_state": "pending", "created_at": now, "updated_at": now,
+        })
+    stmt = insert(MemoryRecord).returning(MemoryRecord.id, sort_by_parameter_order=True)
+    ids = [int(i) for i in (await session.scalars(stmt, values)).all()]
+    if fts:
+        await session.execute(text(f"INSERT INTO {FTS_TABLE}(rowid, body) VALUES (:id, :body)"),
+                              [{"id": i, "body": fts_body(item.text)} for i, item in zip(ids, items, strict=True)])
+    return ids
 
 
 async def index_text(session: AsyncSession, rows: Iterable[MemoryRecord]) -> None:

@@ -9,10 +9,11 @@ then the row is marked ``synced``. ``repair()`` at start embeds pending rows and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -49,7 +50,11 @@ if TYPE_CHECKING:
     import numpy as np
 
     from memory.embed import Embedder
+    from memory.vector_reuse import VectorReuse
     from memory.vectors import VectorHit, VectorIndex
+
+    # Rows of one chunk by id (text, chroma place, chroma metadata), their ids in order, their vectors.
+    _Embedded = tuple[dict[int, tuple[str, tuple[int, str], dict[str, Any]]], list[int], np.ndarray]
 
 __all__ = ["MemoryStore"]
 
@@ -107,6 +112,10 @@ class MemoryStore:
         # One flush at a time; embedding itself runs outside ``_write_lock`` so writes (the next ingest batch, a
         # turn's journal) go on while the model works.
         self._flush_lock = asyncio.Lock()
+        # Vectors of texts embedded while ``reusing_vectors`` is open (a bulk ingest), so a repeated text is
+        # embedded once.
+        self._reuse: VectorReuse | None = None
+        self._reuse_users = 0
         # Speaker names readable by a set of places (lower case), to tell a person named in a question from its
         # other words; read on first use per set of places, kept current by ``remember_many`` and read again
         # after SPEAKERS_TTL_S (another process, a CLI ingest, may have added speakers).
@@ -199,9 +208,16 @@ class MemoryStore:
         ids: list[int] = []
         new_ids: list[int] = []
         dropped: list[tuple[int, str]] = []
+        verdicts = []
+        if not dedupe:  # judged before the lock and off the loop: the detector may embed a text (~15 ms)
+            verdicts = await asyncio.to_thread(rec.judge_all, [i.text for i in items], local_only=scope.private)
         async with self._write_lock:
             async with self.db.session() as session:
-                for item in items:
+                if not dedupe:  # the bulk path (ingest, extracted facts): one INSERT for all rows
+                    new_ids = await rec.insert_records(session, place, items, verdicts, local_only=scope.private,
+                                                       fts=self.fts)
+                    ids = list(new_ids)
+                for n, item in enumerate(items):
                     if dedupe:
                         same = await rec.active_in_place(session, place, text_norm=normalize(item.text))
                         if same:
@@ -209,13 +225,15 @@ class MemoryStore:
                             same[0].confidence = max(same[0].confidence, item.confidence)
                             ids.append(same[0].id)
                             continue
-                    row = await rec.insert_record(session, place, item, local_only=scope.private, fts=self.fts)
-                    ids.append(row.id)
-                    new_ids.append(row.id)
+                        row = await rec.insert_record(session, place, item, local_only=scope.private, fts=self.fts)
+                        ids.append(row.id)
+                        new_ids.append(row.id)
                     if item.subject_key:
+                        # Only rows written before this one: a later item of the batch supersedes it in turn.
+                        row_id = ids[n] if not dedupe else new_ids[-1]
                         older = [o for o in await rec.active_in_place(session, place, subject_key=item.subject_key)
-                                 if o.id != row.id]
-                        await rec.supersede(session, older, row.id, fts=self.fts)
+                                 if o.id < row_id]
+                        await rec.supersede(session, older, row_id, fts=self.fts)
                         dropped += [_place(o) for o in older]
             if not defer_vectors:
                 await self.sync_vectors(new_ids, drop=dropped)
@@ -273,20 +291,58 @@ class MemoryStore:
                 MemoryRecord.superseded_by.is_(None),
             ))).all()
 
+    @contextlib.contextmanager
+    def reusing_vectors(self) -> Iterator[None]:
+        """While open, a text embedded once is not embedded again by the deferred writer (the same vector, at
+        no cost); the vectors held are released when the last user closes it."""
+        from memory.vector_reuse import VectorReuse  # numpy: loaded only where vectors are written
+
+        if self._reuse is None:
+            self._reuse = VectorReuse()
+        self._reuse_users += 1
+        try:
+            yield
+        finally:
+            self._reuse_users -= 1
+            if not self._reuse_users:
+                self._reuse = None
+
+    async def _embed_chunk(self, ids: Sequence[int]) -> _Embedded | None:
+        """The pending rows among ``ids`` with their vectors, each distinct text embedded once."""
+        assert self.embedder is not None
+        rows = await self._pending(ids)
+        wanted = {r.id: (r.text, _place(r), _chroma_meta(r)) for r in rows}
+        if not wanted:
+            return None
+        order = list(wanted)
+        texts = [wanted[i][0] for i in order]
+        if self._reuse is not None:
+            reuse = self._reuse
+        else:
+            from memory.vector_reuse import VectorReuse
+
+            reuse = VectorReuse(0)
+        todo, known = reuse.plan(texts)
+        fresh = await asyncio.to_thread(self.embedder.embed_documents, todo) if todo else None
+        return wanted, order, reuse.assemble(texts, todo, fresh, known)
+
     async def _embed_outside_lock(self, ids: Sequence[int]) -> int:
         """Embed pending rows without holding the write lock, then store the vectors of the rows that are still
         pending with the same text (a row edited, superseded or deleted meanwhile is left to its own writer)."""
         if self.vectors is None or self.embedder is None:
             return 0
         done = 0
+        chunks = [ids[start : start + SYNC_BATCH] for start in range(0, len(ids), SYNC_BATCH)]
+        ahead: asyncio.Task[_Embedded | None] | None = None
         try:
-            for start in range(0, len(ids), SYNC_BATCH):
-                rows = await self._pending(ids[start : start + SYNC_BATCH])
-                wanted = {r.id: (r.text, _place(r), _chroma_meta(r)) for r in rows}
-                if not wanted:
+            for k, chunk in enumerate(chunks):
+                embedded = await (ahead if ahead is not None else self._embed_chunk(chunk))
+                # The next chunk is embedded while this one is written: the model never waits on chroma or SQL.
+                ahead = (asyncio.create_task(self._embed_chunk(chunks[k + 1]), name="memory-embed-ahead")
+                         if k + 1 < len(chunks) else None)
+                if embedded is None:
                     continue
-                order = list(wanted)
-                vectors = await asyncio.to_thread(self.embedder.embed_documents, [wanted[i][0] for i in order])
+                wanted, order, vectors = embedded
                 async with self._write_lock:
                     async with self.db.session() as session:
                         still = {i: t for i, t in (await session.execute(select(MemoryRecord.id, MemoryRecord.text)
@@ -306,6 +362,10 @@ class MemoryStore:
         except _vector_failures() as exc:
             log.warning("memory vectors not written (%s: %s); rows stay pending until repair()",
                         type(exc).__name__, exc)
+        finally:
+            if ahead is not None:  # failed or cancelled: the rows it held stay pending for repair()
+                ahead.cancel()
+                await asyncio.gather(ahead, return_exceptions=True)
         return done
 
     async def forget(self, scope: MemberScope, *, record_id: int | None = None, query: str | None = None) -> int:
@@ -492,6 +552,7 @@ class MemoryStore:
         keywords = without_words(query, focus.people) if focus.people else query
 
         rows: dict[int, MemoryRecord] = {}
+        weights: dict[int, tuple[float, float]] = {}  # each row's ranking factors, computed once per search
 
         async def keyword() -> list[int]:
             # The keyword hits' rows are read here, while the question is still being embedded.
@@ -500,55 +561,46 @@ class MemoryStore:
                 rows.update(await rec.fetch_visible(session, scope, ids, window))
             return ids
 
+        vectors, embedder = self.vectors, self.embedder
+        places, n, where = readable_places(scope), max(VECTOR_CANDIDATES, k * 5), self._where(scope, window)
         asked: list[np.ndarray] = []  # the query's vector, once embedded
 
-        async def vector(qvec: np.ndarray | None) -> list[VectorHit]:
-            if self.vectors is None or self.embedder is None:
+        def embed_and_query() -> list[VectorHit]:
+            # One worker-thread hop for both: the index is searched the moment the question's vector exists.
+            assert vectors is not None and embedder is not None
+            asked.append(embedder.embed_query(query))
+            return vectors.query(asked[0], places, n, where)
+
+        async def vector(search: Callable[[], list[VectorHit]]) -> list[VectorHit]:
+            if vectors is None or embedder is None:
                 return []
             try:
-                if qvec is None:
-                    qvec = await asyncio.to_thread(self.embedder.embed_query, query)
-                    asked.append(qvec)
-                return await asyncio.to_thread(self.vectors.query, qvec, readable_places(scope),
-                                               max(VECTOR_CANDIDATES, k * 5), self._where(scope, window))
+                return await asyncio.to_thread(search)
             except _vector_failures() as exc:
                 log.warning("vector search unavailable (%s); keyword results only", type(exc).__name__)
                 return []
 
-        kw_ids, vec_hits = await asyncio.gather(keyword(), vector(None))
+        kw_ids, vec_hits = await asyncio.gather(keyword(), vector(embed_and_query))
         fused = fuse(kw_ids, [h.record_id for h in vec_hits])
         missing = [i for i in fused if i not in rows]
         if missing:
             async with self.db.session() as session:
                 rows.update(await rec.fetch_visible(session, scope, missing, window))
         relevant = set(kw_ids) | {h.record_id for h in vec_hits if h.distance <= CONTEXT_MAX_DISTANCE}
-        if FEEDBACK_SEEDS and vec_hits:
+        if FEEDBACK_SEEDS and vec_hits and asked and vectors is not None:
             # Pseudo-relevance feedback: the query vector moved towards its best few records finds the other
             # lines on the same subject (the rest of a story told over several sessions) that share no words
             # with the question. No second embedding: the seeds' stored vectors are read back from the index.
-            best = [r.id for r in rank(fused, rows, FEEDBACK_SEEDS, now, focus=focus)]
-            stored = await self._stored_vectors([_place(rows[i]) for i in best])
-            seeds = [stored[i] for i in best if i in stored]
-            if seeds and asked:
-                import numpy as np  # only with vectors: keyword-only memory never loads numpy
-
-                moved = asked[0] + FEEDBACK_WEIGHT * np.mean(seeds, axis=0)
-                more = await vector((moved / max(float(np.linalg.norm(moved)), 1e-9)).astype(np.float32))
+            index = vectors
+            seeds = [_place(rows[r.id]) for r in rank(fused, rows, FEEDBACK_SEEDS, now, focus=focus, weights=weights)]
+            more = await vector(lambda: index.query_near(asked[0], seeds, FEEDBACK_WEIGHT, places, n, where))
+            if more:
                 fused = fuse(kw_ids, [h.record_id for h in vec_hits], [h.record_id for h in more])
                 missing = [i for i in fused if i not in rows]
                 if missing:
                     async with self.db.session() as session:
                         rows.update(await rec.fetch_visible(session, scope, missing, window))
-        return rank(fused, rows, k, now, viewer_id=scope.member_id, focus=focus), relevant
-
-    async def _stored_vectors(self, items: list[tuple[int, str]]) -> dict[int, np.ndarray]:
-        if self.vectors is None or not items:
-            return {}
-        try:
-            return await asyncio.to_thread(self.vectors.vectors_of, items)
-        except _vector_failures() as exc:
-            log.warning("stored vectors unavailable (%s); one vector query only", type(exc).__name__)
-            return {}
+        return rank(fused, rows, k, now, viewer_id=scope.member_id, focus=focus, weights=weights), relevant
 
     @staticmethod
     def _where(scope: MemberScope, window: Window) -> dict[str, Any] | None:

