@@ -119,8 +119,12 @@ _SECRET_ASSIGNMENT = re.compile(
     r"(?i)(?=[aAbBcCdDeEgGlLmMoOpPrRsStTuUvV2口密秘验门恢备取助激])((?<![A-Za-z])(?:api[_\- ]?key|secret[_\- ]?key|"
     r"app[_\- ]?secret|client[_\- ]?secret|access[_\- ]?token|"
     r"auth[_\- ]?token|access[_\- ]?key|private[_\- ]?key|" + _CODE_WORDS + r"|token|secret|passwd|password|"
-    r"passcode|pwd|pin(?:码)?|verification code|one[- ]time code|otp)|口令|密码|密钥|秘钥|验证码|门禁码|门锁码|"
+    r"passcode|pwd|pin(?:码)?|verification code|one[- ]time code|otp|"
+    r"code(?=\s+(?:to|for)\s+(?:the\s+|my\s+|our\s+|his\s+|her\s+)?(?:[a-z]+\s+)?(?:door|gate|garage|safe|"
+    r"locker|alarm|building|house|apartment|flat|office|lock)\b))|口令|密码|密钥|秘钥|验证码|门禁码|门锁码|"
     r"开门码|恢复密钥|恢复码|备用码|取件码|助记词|激活码)"
+    # "the password for the shared drive is ...", "my PIN for the card is ...": what it opens, then the value.
+    r"(?:\s+(?:for|to|of|on)\s+[^\s:：=,.]+(?:\s+[^\s:：=,.]+){0,3}?(?=\s+(?:is|was|are|were)\s|\s*[:：=]))?"
     r"(?:\s*(?:is|was|are|were|:|=|：|是|为|改成了?|改为|设成了?|设为)\s*|\s+)[\"'“‘`]?"
     r"([^\s\"'”’`，,。；;、)）]{3,64})"
 )
@@ -265,7 +269,7 @@ def _secret_value_ok(value: str) -> bool:
 
 _CODE_KEYWORDS = ("pin", "验证码", "verification", "one", "otp", "door", "gate", "alarm", "garage", "lock",
                   "safe", "entry", "entrance", "building", "unlock", "cvv", "cvc", "puk", "sim", "门", "取件",
-                  "backup", "2fa", "mfa", "备用")
+                  "backup", "2fa", "mfa", "备用", "code")
 
 
 def _code_digits(value: str) -> str:
@@ -300,6 +304,8 @@ def _credentials(text: str) -> Iterator[Finding]:
         separator = text[m.end(1):m.start(2)]
         bare_space = not separator.strip(" \t\"'“‘`")
         keyword = m.group(1).lower()
+        if keyword == "secret" and value.isalpha() and re.match(r"\s+(?:to|of|for)\s", separator):
+            continue  # "the secret to a good sourdough is patience": an idiom, not a value
         is_code = keyword.startswith(_CODE_KEYWORDS)
         mixed = any(c.isdigit() for c in value) and any(c.isalpha() for c in value)
         if bare_space and not (mixed or (is_code and _code_digits(value))):
