@@ -25,7 +25,8 @@ try:
     main()
 except SystemExit as exc:
     code = exc.code
-print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
+# A None entry marks a module kept out on purpose (assistant.lean_imports), not one imported.
+print(json.dumps({"code": code, "modules": sorted(k for k, v in sys.modules.items() if v is not None)}))
 """
 
 

@@ -7,14 +7,16 @@ import gc
 import json
 import uuid
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
 from assistant import __version__
 from assistant.config import Config, config_path, load_config
 from assistant.messages import Reply
+
+if TYPE_CHECKING:
+    from rich.console import Console  # imported by the commands that print with it: not by `run`
 
 __all__ = ["register"]
 
@@ -152,6 +154,8 @@ def chat(
     setup_logging(cfg.logging, cfg.data_dir, secrets=_secrets(cfg), console=False)
     _workspace_defaults(cfg)
     session_id = session or uuid.uuid4().hex[:8]
+    from rich.console import Console
+
     out = Console()
     try:
         asyncio.run(_chat(cfg, user, group, message, session_id, timeout, as_json, out))
@@ -225,6 +229,8 @@ def status(config: ConfigOption = None,
     if as_json:
         typer.echo(json.dumps(report, indent=2, default=str))
         return
+    from rich.console import Console
+
     from assistant.status_report import print_status
 
     print_status(report, Console())
@@ -232,6 +238,8 @@ def status(config: ConfigOption = None,
 
 def doctor(config: ConfigOption = None) -> None:
     """Check config, storage, every model endpoint and every channel credential; say what to fix."""
+    from rich.console import Console
+
     from assistant.doctor import run_doctor
 
     ok = asyncio.run(run_doctor(config, Console()))

@@ -105,6 +105,9 @@ def _root(
 
 
 def main() -> None:
+    from assistant import lean_imports
+
+    lean_imports.apply()  # before any command imports httpx or chromadb
     try:
         # Standalone: click prints usage errors with the usage line and exits with their code, and maps
         # typer.Exit and Ctrl-C; a TeamclawError comes through to be shown as one line.

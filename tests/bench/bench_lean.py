@@ -6,10 +6,12 @@
   much of its system-and-tools part a new session's first request repeats;
 - a one-shot ``teamclaw chat -m`` as a whole process (cold interpreter, up-to-date database, memory on, model
   stand-in answering instantly): wall time and peak RSS, read from the kernel as ``/usr/bin/time -v`` reads them;
-- ``teamclaw --version`` and ``--help`` wall time; the idle daemon's RSS; the size of the runtime install.
+- ``teamclaw --version`` and ``--help`` wall time; the idle daemon's RSS; the size of the runtime install;
+- with ``--peer nanobot=EXECUTABLE``, nanobot's one-shot (``nanobot agent -m``) measured the same way against the
+  same stand-in, and ours over theirs.
 
-Run: ``python -m tests.bench.bench_lean [--runs 5] [--json]`` (or ``teamclaw bench lean``). The memory-on latency
-at 10 msg/s is ``teamclaw bench core --memory --rate 10``.
+Run: ``python -m tests.bench.bench_lean [--runs 5] [--peer nanobot=PATH] [--json]`` (or ``teamclaw bench lean``).
+The memory-on latency at 10 msg/s is ``teamclaw bench core --memory --rate 10``.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -39,7 +41,7 @@ import psutil
 from tests.bench.common import bench_home
 from tests.standins.model_server import ScriptedModelServer
 
-__all__ = ["cl100k", "main", "prefix_share", "runtime_install_mb"]
+__all__ = ["PEERS", "cl100k", "main", "parse_peer", "peer_figures", "prefix_share", "runtime_install_mb"]
 
 # figure -> (target, True when lower is better)
 TARGETS: dict[str, tuple[float, bool]] = {
@@ -53,6 +55,7 @@ TARGETS: dict[str, tuple[float, bool]] = {
     "idle_daemon_rss_mb": (150, True),
     "idle_daemon_restart_rss_mb": (150, True),
     "runtime_install_mb": (600, True),
+    "oneshot_over_nanobot": (0.5, True),
 }
 _TIKTOKEN_URL = "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken"
 DAEMON_READY_TIMEOUT_S = 60.0
@@ -117,10 +120,11 @@ def _as_installed() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-def _measured(argv: Sequence[str], timeout_s: float = 120.0) -> Run:
+def _measured(argv: Sequence[str], timeout_s: float = 120.0, env: dict[str, str] | None = None) -> Run:
     """Wall time and peak RSS of one process, read with ``os.wait4`` as ``/usr/bin/time -v`` reads them."""
     start = time.perf_counter()
-    proc = subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_as_installed())
+    proc = subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=env if env is not None else _as_installed())
     deadline = start + timeout_s
     chunks: list[bytes] = []
     assert proc.stdout is not None
@@ -258,6 +262,54 @@ def first_reply_figures(cfg: Path) -> dict[str, float]:
     return {"first_reply_after_ready_ms": times[0], "later_replies_median_ms": statistics.median(times[1:])}
 
 
+def _nanobot_oneshot(exe: str, server: ScriptedModelServer, home: Path) -> Callable[[str, str], list[str]]:
+    """nanobot's one-shot (``nanobot agent -m``) against the same stand-in, through its config file: an
+    OpenAI-compatible "custom" provider, its workspace and state under ``home``."""
+    config = home / "config.json"
+    config.write_text(json.dumps({
+        "agents": {"defaults": {"model": "instant", "provider": "custom", "workspace": str(home / "workspace"),
+                                "timezone": "UTC"}},
+        "providers": {"custom": {"apiKey": "standin", "apiBase": server.openai_base_url}},
+    }), encoding="utf-8")
+    return lambda text, session: [exe, "agent", "-c", str(config), "-m", text, "-s", session, "--no-markdown"]
+
+
+# peer name -> how to drive its one-shot: (executable, stand-in server, its home) -> (message, session) -> argv
+PEERS: dict[str, Callable[[str, ScriptedModelServer, Path], Callable[[str, str], list[str]]]] = {
+    "nanobot": _nanobot_oneshot,
+}
+
+
+def parse_peer(value: str) -> tuple[str, str]:
+    """``NAME=EXECUTABLE`` (``nanobot=/opt/nanobot/bin/nanobot``) as given to ``--peer``."""
+    name, sep, exe = value.partition("=")
+    if not sep or name not in PEERS or not exe:
+        raise argparse.ArgumentTypeError(f"--peer wants NAME=EXECUTABLE with NAME one of {', '.join(PEERS)}")
+    if not os.access(exe, os.X_OK):
+        raise argparse.ArgumentTypeError(f"--peer {name}: {exe} is not an executable file")
+    return name, exe
+
+
+def peer_figures(server: ScriptedModelServer, name: str, exe: str, runs: int,
+                 ours: dict[str, float]) -> dict[str, Any]:
+    """A peer's one-shot measured as ours is: a whole process, a new session each time, the same stand-in model,
+    wall time and peak RSS from ``wait4``; one run first, unmeasured, as ours run after the prompt figures (it
+    creates the peer's workspace). Beside them, ours over theirs (the issue's target: at most half)."""
+    with tempfile.TemporaryDirectory(prefix=f"teamclaw-peer-{name}-") as folder:
+        home = Path(folder)
+        argv = PEERS[name](exe, server, home)
+        env = {**_as_installed(), "HOME": str(home)}  # the peer's state (sessions, logs) stays in the folder
+        _measured(argv("hello", "warm-up"), env=env)
+        measured = [_measured(argv(f"hi {k}", f"bench-{k}"), env=env) for k in range(runs)]
+    wall = _spread([r.wall_s for r in measured])
+    return {
+        f"peer_{name}_cold_start_s": wall,
+        f"peer_{name}_cpu_s": _spread([r.cpu_s for r in measured]),
+        f"peer_{name}_peak_rss_mb": _spread([r.peak_rss_mb for r in measured]),
+        f"oneshot_over_{name}": ours["median"] / wall["median"],
+    }
+
+
 def idle_daemon_rss(cfg: Path) -> dict[str, float]:
     """The idle daemon's RSS at its first start after the one-shots (it embeds what they left pending and computes
     the embedder's centring vectors, touching most of the model's memory-mapped weights) and at a restart; beside
@@ -335,6 +387,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5, help="processes per timed figure")
     parser.add_argument("--skip-daemon", action="store_true", help="leave out the idle daemon figure")
+    parser.add_argument("--peer", type=parse_peer, action="append", default=[], metavar="NAME=EXECUTABLE",
+                        help="also measure this peer's one-shot the same way, beside ours (NAME: "
+                             f"{', '.join(PEERS)}); repeatable")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     enc = cl100k()
@@ -342,6 +397,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     with ScriptedModelServer() as server, bench_home(_config(server)) as cfg:
         figures.update(prompt_figures(server, cfg, enc))
         figures.update(process_figures(cfg, args.runs))
+        for name, exe in args.peer:
+            figures.update(peer_figures(server, name, exe, args.runs, figures["oneshot_cold_start_s"]))
         if not args.skip_daemon:
             figures.update(idle_daemon_rss(cfg))
             figures.update(first_reply_figures(cfg))
