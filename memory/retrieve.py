@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from memory.tables import MemoryRecord
 from memory.textproc import cjk_count, has_cjk, normalize, token_set
 
-__all__ = ["RRF_K", "Focus", "Recalled", "focus_of", "fuse", "rank", "without_words"]
+__all__ = ["RRF_K", "Focus", "Recalled", "focus_of", "fuse", "rank", "weigh", "without_words"]
 
 RRF_K = 20  # smaller than the usual 60: with two short lists the top ranks should count clearly more
 RECENCY_HALF_LIFE_DAYS = 30.0
@@ -98,7 +98,8 @@ def fuse(*ranked: Sequence[int], k: int = RRF_K) -> dict[int, float]:
     return scores
 
 
-def _adjusted(base: float, row: MemoryRecord, now: datetime, focus: Focus) -> float:
+def _weight(row: MemoryRecord, now: datetime, focus: Focus) -> tuple[float, float]:
+    """What multiplies a row's fused score, in two factors: recency, importance, focus and content; confidence."""
     said_at = row.said_at if row.said_at.tzinfo else row.said_at.replace(tzinfo=now.tzinfo)
     age_days = max((now - said_at).total_seconds() / 86_400, 0.0)
     recency = math.pow(0.5, age_days / RECENCY_HALF_LIFE_DAYS)
@@ -112,7 +113,7 @@ def _adjusted(base: float, row: MemoryRecord, now: datetime, focus: Focus) -> fl
     if focus.since is not None and focus.until is not None and \
             focus.since <= said_at < focus.until + PERIOD_REPORTED_WITHIN:
         boost += PERIOD_BOOST
-    return base * boost * (0.75 + 0.25 * row.confidence)
+    return boost, 0.75 + 0.25 * row.confidence
 
 
 def _content_words(row: MemoryRecord) -> float:
@@ -125,15 +126,32 @@ def _content_words(row: MemoryRecord) -> float:
     return len(words) + cjk / 1.5
 
 
+def weigh(rows: dict[int, MemoryRecord], now: datetime, focus: Focus,
+          weights: dict[int, tuple[float, float]]) -> None:
+    """Fill ``weights`` (as ``rank`` reads them) for ``rows`` ahead of ranking, e.g. while the question is embedded."""
+    for i, row in rows.items():
+        if i not in weights:
+            weights[i] = _weight(row, now, focus)
+
+
 def rank(fused: dict[int, float], rows: dict[int, MemoryRecord], k: int, now: datetime,
-         *, viewer_id: int | None = None, focus: Focus | None = None) -> list[Recalled]:
+         *, viewer_id: int | None = None, focus: Focus | None = None,
+         weights: dict[int, tuple[float, float]] | None = None) -> list[Recalled]:
     """The ``k`` best visible rows: fused score adjusted by recency, importance, confidence and the question's
-    ``focus``, with texts that say the same thing as a better one dropped."""
+    ``focus``, with texts that say the same thing as a better one dropped. ``weights`` keeps each row's factors
+    between calls of one search with the same ``now`` and ``focus`` (they cost more than the rest of ranking)."""
     focus = focus or Focus()
-    scored = sorted(
-        ((_adjusted(score, rows[i], now, focus), i) for i, score in fused.items() if i in rows),
-        key=lambda s: (-s[0], -s[1]),
-    )
+    known = {} if weights is None else weights
+    scored: list[tuple[float, int]] = []
+    for i, score in fused.items():
+        row = rows.get(i)
+        if row is None:
+            continue
+        factors = known.get(i)
+        if factors is None:
+            factors = known[i] = _weight(row, now, focus)
+        scored.append((score * factors[0] * factors[1], i))
+    scored.sort(key=lambda s: (-s[0], -s[1]))
     out: list[Recalled] = []
     seen_norm: set[str] = set()
     seen_tokens: list[frozenset[str]] = []

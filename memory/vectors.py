@@ -206,6 +206,17 @@ class VectorIndex:
             hits += [VectorHit(int(i), float(d)) for i, d in zip(ids, distances, strict=False)]
         return sorted(hits, key=lambda h: h.distance)[:n]
 
+    def query_near(self, vector: np.ndarray, seeds: Sequence[tuple[int, str]], weight: float,
+                   places: Sequence[str], n: int, where: dict[str, Any] | None = None) -> list[VectorHit]:
+        """Pseudo-relevance feedback in one call: the ``n`` records nearest to ``vector`` moved by ``weight``
+        towards the mean stored vector of ``seeds`` ((record id, place key) pairs); none when no seed has one."""
+        stored = self.vectors_of(seeds)
+        found = [stored[i] for i, _ in seeds if i in stored]
+        if not found:
+            return []
+        moved = vector + weight * np.mean(found, axis=0)
+        return self.query((moved / max(float(np.linalg.norm(moved)), 1e-9)).astype(np.float32), places, n, where)
+
     def vectors_of(self, items: Sequence[tuple[int, str]]) -> dict[int, np.ndarray]:
         """The stored vectors of (record id, place key) pairs; absent ones are left out."""
         by_place: dict[str, list[str]] = {}
