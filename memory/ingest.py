@@ -3,7 +3,7 @@
 Lines are written in batches, one transaction (one multi-row INSERT) each, searchable by keyword at once; their
 vectors are embedded while the next batch is parsed and written: each batch starts a vector flush at once
 (``MemoryStore.flush_vectors``), flushes run one after another, and ``ingest`` returns only when every vector is
-stored. A text repeated during the ingest is embedded once (``MemoryStore.reusing_vectors``). The extraction rules
+stored. A text repeated during the ingest is embedded once (``MemoryStore.bulk_ingest``). The extraction rules
 run per batch on the text already in hand (regular expressions, no model) and their facts take the same path.
 
 Where the time goes (2 cores, short chat lines): the embedding is ~90 % of it; the rest (parsing, sensitivity
@@ -148,7 +148,7 @@ async def ingest(store: MemoryStore, scope: MemberScope, visibility: str, lines:
         if len(flushes) < 2:  # one embedding, one waiting its turn (it takes everything deferred until then)
             flushes.append(asyncio.create_task(store.flush_vectors(), name="ingest-vectors"))
 
-    with store.reusing_vectors():
+    with store.bulk_ingest():
         try:
             limit = min(batch_size, FIRST_BATCH)
             async for line in lines:
