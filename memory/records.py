@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from assistant.messages import MemberScope, utcnow
-from assistant.sensitivity import Verdict, judge
+from assistant.sensitivity import Verdict, judge, judge_quick
 from memory.scopes import Placement, readable_sql
 from memory.tables import FTS_TABLE, MemoryRecord
 from memory.textproc import fts_body, fts_query, normalize, token_set
@@ -146,15 +146,17 @@ async def insert_record(session: AsyncSession, place: Placement, item: NewRecord
     return row
 
 
-def judge_all(texts: Sequence[str], *, local_only: bool) -> list[Verdict]:
+def judge_all(texts: Sequence[str], *, local_only: bool, quick: bool = False) -> list[Verdict]:
     """The sensitivity verdict of each text, a repeated text judged once (a verdict depends on the text and
-    ``local_only`` only). Blocking (the detector may embed a text): callers run it in a thread."""
+    ``local_only`` only). Blocking (the detector may embed a text): callers run it in a thread. ``quick``: without
+    the detector's sentence-vector stage (``judge_quick``; judged again in the background later)."""
     seen: dict[str, Verdict] = {}
     out = []
+    verdict_of = judge_quick if quick else judge
     for text_ in texts:
         verdict = seen.get(text_)
         if verdict is None:
-            verdict = seen[text_] = judge(text_, local_only=local_only)
+            verdict = seen[text_] = verdict_of(text_, local_only=local_only)
         out.append(verdict)
     return out
 

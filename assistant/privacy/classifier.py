@@ -28,9 +28,10 @@ from pathlib import Path
 
 from assistant.errors import ConfigError
 from assistant.privacy.encoder import E5Encoder, Encoder
-from assistant.privacy.features import FEATURES_VERSION, hashed_features
+from assistant.privacy.features import FEATURES_VERSION, encoder_text, hashed_features
 
-__all__ = ["CONTEXT_KINDS", "FALLBACK_THRESHOLD", "FALLBACK_TOPIC_GATE", "MODEL_PATH", "ContextClassifier",
+__all__ = ["CONTEXT_KINDS", "FALLBACK_THRESHOLD", "FALLBACK_TOPIC_GATE", "MIN_WORDS", "MODEL_PATH", "WORD_PATTERN",
+           "ContextClassifier",
            "ContextScore", "EmbeddingHead", "Head", "default_classifier", "fast_classifier", "model_digest",
            "window_language", "write_model"]
 
@@ -46,6 +47,11 @@ _SENTENCE = re.compile(r"[^.!?。！？\n]*(?:[.!?。！？]+|\n+|$)")
 FALLBACK_THRESHOLD = 0.5
 FALLBACK_TOPIC_GATE = 0.01
 _CJK = re.compile(r"[\u4e00-\u9fff]")
+# Context is read from words: a window with fewer than MIN_WORDS words besides its identifiers ("my number is
+# 138...", "hello there") says too little, and the identifiers found in it speak for themselves. A CJK word is
+# counted as two characters.
+WORD_PATTERN = re.compile(r"[A-Za-z]+|[\u4e00-\u9fff]{1,2}")
+MIN_WORDS = 4
 
 
 def window_language(text: str) -> str:
@@ -189,8 +195,11 @@ class ContextClassifier:
                 continue
             private = self._decision.probabilities(features)["private"]
             head = self.embedding
-            if head is not None and self._encoder is not None and head.band[0] <= private <= head.band[1]:
-                private = head.combine(private, head.probability(self._encoder(text[start:end])))
+            # A window of fewer than MIN_WORDS words gets no context finding whatever it scores (the detector
+            # asks for that many words besides identifiers): not worth an embedding ("hi 1", "ok thanks").
+            if (head is not None and self._encoder is not None and head.band[0] <= private <= head.band[1]
+                    and len(WORD_PATTERN.findall(text, start, end)) >= MIN_WORDS):
+                private = head.combine(private, head.probability(self._encoder(encoder_text(text[start:end]))))
             kinds = self._kinds.probabilities(features)
             kind = max((c for c in self._kinds.classes if c != "none"), key=kinds.__getitem__)
             scores.append(ContextScore(start, end, kind, private))

@@ -9,10 +9,13 @@ results are kept in a small bounded cache keyed by the text.
 from __future__ import annotations
 
 import re
+import threading
 from collections import OrderedDict
 
 from assistant.privacy.classifier import (
+    MIN_WORDS,
     MODEL_PATH,
+    WORD_PATTERN,
     ContextClassifier,
     default_classifier,
     fast_classifier,
@@ -23,8 +26,8 @@ from assistant.privacy.finding import Finding
 from assistant.privacy.identifiers import IDENTIFIER_DETECTORS
 from assistant.privacy.topics import GATED_TOPIC_DETECTORS, TOPIC_DETECTORS
 
-__all__ = ["DEFAULT_CACHE_SIZE", "DEFAULT_THRESHOLD", "DETECTOR_VERSION", "MIN_CONFIDENCE", "PrivacyDetector",
-           "scan"]
+__all__ = ["DEFAULT_CACHE_SIZE", "DEFAULT_THRESHOLD", "DETECTOR_VERSION", "MIN_CONFIDENCE", "QUICK_DETECTOR_VERSION",
+           "PrivacyDetector", "scan", "scan_quick"]
 
 DEFAULT_CACHE_SIZE = 2048
 # Everything the deterministic detectors report clears this bar.
@@ -42,10 +45,6 @@ DEFAULT_THRESHOLD: float | None = None
 _EXAM = re.compile(r"(?i:which of the following|most likely|next best step|which (?:doctrine|rule|principle|statute|"
                    r"theory)\b|(?<![a-z])(?:a|the) (?:plaintiff|defendant|testator|tortfeasor)\b)|"
                    r"\([A-Ea-e]\)\s|（\s*）|\(\s*\)|(?<![A-Za-z])[A-E]\.\s?\S|下列|最可能|正确的是|错误的是|好发|首选|属于")
-# Context is read from words: a window with fewer than this many words besides its identifiers ("my number is
-# 138...", "hello there") says too little, and the identifiers found in it speak for themselves.
-_MIN_CONTEXT_WORDS = 4
-_WORD = re.compile(r"[A-Za-z]+|[\u4e00-\u9fff]{1,2}")
 # Bump when a pattern changes; the model file's own digest is appended, so retraining changes the version too.
 _RULES_VERSION = "4"
 
@@ -68,7 +67,7 @@ def _words_besides(text: str, start: int, end: int, identifiers: list[Finding]) 
     for f in identifiers:
         for i in range(max(f.start, start), min(f.end, end)):
             chars[i - start] = " "
-    return len(_WORD.findall("".join(chars)))
+    return len(WORD_PATTERN.findall("".join(chars)))
 
 
 def _scan(text: str, threshold: float | None, classifier: ContextClassifier) -> tuple[Finding, ...]:
@@ -81,7 +80,7 @@ def _scan(text: str, threshold: float | None, classifier: ContextClassifier) -> 
         window = text[score.start:score.end]
         lang = window_language(window)
         # A window too short to read context from ("税前工资18000") is not gated: the classifier has no say there.
-        says_enough = _words_besides(text, score.start, score.end, found) >= _MIN_CONTEXT_WORDS
+        says_enough = _words_besides(text, score.start, score.end, found) >= MIN_WORDS
         bar = classifier.threshold(lang) if threshold is None else threshold
         if says_enough and score.private >= bar:
             context.append(Finding(score.kind, score.start, score.end, round(score.private, 3)))
@@ -98,6 +97,12 @@ def scan(text: str) -> tuple[Finding, ...]:
     return _scan(text, DEFAULT_THRESHOLD, default_classifier())
 
 
+def scan_quick(text: str) -> tuple[Finding, ...]:
+    """``scan`` without the sentence-vector stage (n-grams only, under a millisecond): for bulk work whose
+    verdicts are judged again in the background (``QUICK_DETECTOR_VERSION``)."""
+    return _scan(text, DEFAULT_THRESHOLD, fast_classifier())
+
+
 def _version() -> str:
     # The file's digest, not the loaded model's: importing the package must not parse the model (the training
     # script imports it to write a new one).
@@ -106,6 +111,8 @@ def _version() -> str:
 
 # What the verdicts stored beside memory records were computed with: when it changes, they are recomputed.
 DETECTOR_VERSION: str = _version()
+# What ``scan_quick`` verdicts carry: never equal to DETECTOR_VERSION, so the daemon judges them again.
+QUICK_DETECTOR_VERSION: str = f"{DETECTOR_VERSION}/n-grams"
 
 
 class PrivacyDetector:
@@ -118,6 +125,8 @@ class PrivacyDetector:
         self._classifier = classifier or (default_classifier() if embeddings else fast_classifier())
         self._cache: OrderedDict[str, tuple[Finding, ...]] = OrderedDict()
         self._cache_size = cache_size
+        # The router scans in worker threads (a scan may embed a text); the cache is shared between them.
+        self._lock = threading.Lock()
 
     @property
     def threshold(self) -> float | None:
@@ -125,12 +134,14 @@ class PrivacyDetector:
         return self._threshold
 
     def scan(self, text: str) -> tuple[Finding, ...]:
-        cached = self._cache.get(text)
-        if cached is not None:
-            self._cache.move_to_end(text)
-            return cached
+        with self._lock:
+            cached = self._cache.get(text)
+            if cached is not None:
+                self._cache.move_to_end(text)
+                return cached
         result = _scan(text, self._threshold, self._classifier)
-        self._cache[text] = result
-        if len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+        with self._lock:
+            self._cache[text] = result
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
         return result

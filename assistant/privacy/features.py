@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from zlib import crc32
 
-__all__ = ["DEFAULT_BUCKETS", "FEATURES_VERSION", "hashed_features", "normalise"]
+__all__ = ["DEFAULT_BUCKETS", "FEATURES_VERSION", "encoder_text", "hashed_features", "normalise"]
 
 # Bump when the features change: the shipped weights are only valid for the features they were trained on.
 FEATURES_VERSION = 2
@@ -88,6 +88,25 @@ def _lexicon_grams(text: str) -> list[str]:
 def normalise(text: str) -> str:
     """The text as the features see it: without a chat-line frame, bracketed tags or markup tags."""
     return _TAGS.sub(" ", _CHAT_FRAME.sub("", text, count=1))
+
+
+# "Alice: ", "member003: ", "王芳：" at the start of a transcript line or a stored chat line; not a label that is
+# part of what is said ("Note: ...", "Diagnosis: ...").
+_SPEAKER = re.compile(r"^(?:[^\s:：]{1,30}\s)?[^\s:：]{1,30}[:：](?!//)\s*")
+_LABELS = frozenset("""note notes re fwd fw fyi subject diagnosis ps todo update reminder question answer context
+    summary action warning important urgent reason result status q a 备注 注意 问题 回复 提醒 主题 诊断 附言""".split())
+
+
+def encoder_text(text: str) -> str:
+    """What the sentence encoder reads of a window: the words, without the assistant's frames, the "- " a recalled
+    memory line starts with, or who said them. A turn's words then read the same when they are routed, when they
+    come back in a group transcript ("Alice: ..."), when they are stored as memory and when a later turn recalls
+    them, and the vector cache answers every time after the first."""
+    words = normalise(text).strip().removeprefix("- ").strip()
+    speaker = _SPEAKER.match(words)
+    if speaker is not None and speaker.group().rstrip(":： ").lower() not in _LABELS and speaker.end() < len(words):
+        words = words[speaker.end():]
+    return words
 
 
 def _grams(text: str) -> list[str]:

