@@ -121,11 +121,17 @@ class _Attempts:
 
 
 _INSERT_CALL = insert(table_of(ModelCall))
-# Blocks that move by a line or two from one turn to the next, each line one whole message or memory record.
-_LINE_BLOCKS = (("<group-transcript>\n", "\n</group-transcript>"), ("<memory>\n", "\n</memory>"))
+# What a unit of a request is, for the privacy scan: words someone said or wrote ("said"), a recalled memory line
+# ("recalled") or the operator's setup, the system prompt ("setup").
+Source = Literal["said", "recalled", "setup"]
+# Blocks that move by a line or two from one turn to the next, each line one whole message or memory record, and
+# how their lines are read: a group transcript line is someone's words ("said"); a recalled memory line ("recalled")
+# was judged when it was stored, and that verdict comes with the message (its ``private`` flag).
+_LINE_BLOCKS: tuple[tuple[str, str, Source], ...] = (("<group-transcript>\n", "\n</group-transcript>", "said"),
+                                                    ("<memory>\n", "\n</memory>", "recalled"))
 
 
-def _split_transcript(text: str) -> Iterator[str]:
+def _split_transcript(text: str) -> Iterator[tuple[Source, str]]:
     """One text in pieces that repeat from call to call, so the detector's cache answers them.
 
     A group transcript is dozens of messages and recalled memory a dozen records; both move by a line or two from
@@ -133,34 +139,35 @@ def _split_transcript(text: str) -> Iterator[str]:
     record), so they are read line by line and each line is scanned once in its life instead of the whole block
     every turn. Everything else in the text is read whole. Every character is read either way."""
     rest = text
-    lines: list[str] = []
-    for opening, closing in _LINE_BLOCKS:
+    lines: list[tuple[Source, str]] = []
+    for opening, closing, source in _LINE_BLOCKS:
         start = rest.find(opening)
         end = rest.find(closing, start + 1) if start >= 0 else -1
         if end < 0:
             continue
-        lines += rest[start + len(opening):end].split("\n")
+        lines += [(source, line) for line in rest[start + len(opening):end].split("\n")]
         rest = rest[:start] + rest[end + len(closing):]
     if rest is text:
-        yield text
+        yield "said", text
         return
     # Stripped: the member's words then read exactly as they are stored in the session history, so the next turn
     # finds them in the cache.
-    yield rest.strip()
+    yield "said", rest.strip()
     yield from lines
 
 
-def _message_units(message: ChatMessage) -> Iterator[str]:
-    """What the privacy scan reads of one message: its content and every tool-call argument, transcript split."""
+def _message_units(message: ChatMessage) -> Iterator[tuple[Source, str]]:
+    """What the privacy scan reads of one message: its content and every tool-call argument, transcript split,
+    each piece with its source (the system prompt is the operator's "setup")."""
     for text in (message.content, *(call.arguments for call in message.tool_calls)):
-        yield from _split_transcript(text)
+        for source, unit in _split_transcript(text):
+            yield ("setup" if message.role == "system" else source), unit
 
 
-def _scan_units(request: ModelRequest) -> Iterator[tuple[str, str]]:
-    """Everything a request carries to the model, as the privacy scan reads it, with the role that carries it."""
+def _scan_units(request: ModelRequest) -> Iterator[tuple[Source, str]]:
+    """Everything a request carries to the model, as the privacy scan reads it, with its source."""
     for message in request.messages:
-        for unit in _message_units(message):
-            yield message.role, unit
+        yield from _message_units(message)
 
 
 def _unit_price(model: ModelConfig) -> float:
@@ -184,9 +191,10 @@ class Router:
                              if (n in self._providers if self._injected else self._runnable(self._models[n])))
         self._detector = PrivacyDetector(threshold=self._routing.privacy_threshold,
                                          embeddings=self._routing.privacy_embeddings)
-        # The system prompt is the operator's setup (persona, instructions, skills), the same in every request:
-        # patterns and n-grams read it; the sentence-vector stage is for what people say (it would otherwise
-        # embed a dozen windows of it in every new process before the first reply).
+        # The sentence-vector stage is for what people say. The system prompt is the operator's setup (persona,
+        # instructions, skills), the same in every request, and a recalled memory line was judged by the whole
+        # detector when it was stored (its verdict rides on the message's ``private`` flag): patterns and n-grams
+        # read those (they would otherwise cost a dozen embeddings in every new process before its first reply).
         self._setup_detector = PrivacyDetector(threshold=self._routing.privacy_threshold, embeddings=False)
         self._outcomes = OutcomeMemory(db)
         self._budgets: dict[int | None, BudgetState | None] = {}
@@ -221,7 +229,7 @@ class Router:
     def verdict(self, message: ChatMessage) -> Verdict:
         """The sensitivity verdict of one message as this router reads it: the same pieces and the same cache as
         the scan of the request that carried it, so storing a turn's messages scans nothing twice."""
-        kinds = tuple(dict.fromkeys(f.kind for u in _message_units(message) for f in self._detector.scan(u)))
+        kinds = tuple(dict.fromkeys(f.kind for source, u in _message_units(message) for f in self._scan(source, u)))
         return Verdict(private=message.private or bool(kinds), kinds=kinds)
 
     def explain(self, text: str, *, role: Role = "chat", scope: MemberScope | None = None) -> Route:
@@ -323,8 +331,8 @@ class Router:
 
     # --- decision ------------------------------------------------------------------------------------------
 
-    def _scan(self, role: str, text: str) -> tuple[Finding, ...]:
-        return (self._setup_detector if role == "system" else self._detector).scan(text)
+    def _scan(self, source: Source, text: str) -> tuple[Finding, ...]:
+        return (self._detector if source == "said" else self._setup_detector).scan(text)
 
     def _assess(self, request: ModelRequest, scope: MemberScope | None, explicit: bool) -> _Privacy:
         flags: list[str] = []
@@ -340,10 +348,10 @@ class Router:
                 member_keys.add(f"{scope.channel}:{scope.chat_id}")
             if member_keys & set(self._routing.private_members):
                 flags.append("member in routing.private_members")
-        findings = tuple(f for role, text in _scan_units(request) for f in self._scan(role, text))
+        findings = tuple(f for source, text in _scan_units(request) for f in self._scan(source, text))
         # A message stored as sensitive (memory, history, a tool result) whose text the detector now finds nothing
         # in was judged so for a reason outside the text (said where everything stays local): it still counts.
-        if any(m.private and not any(self._scan(m.role, u) for u in _message_units(m)) for m in request.messages):
+        if any(m.private and not any(self._scan(*unit) for unit in _message_units(m)) for m in request.messages):
             flags.append("local-only memory, history or tool result")
         return _Privacy(tuple(flags), findings)
 
@@ -429,7 +437,7 @@ class Router:
     def _redacted(self, request: ModelRequest) -> Redaction | None:
         """The request with placeholders, or None when a rescan still finds something (then it stays local)."""
         redaction = redact(request, self._detector.scan)
-        leftover = [f for role, text in _scan_units(redaction.request) for f in self._scan(role, text)
+        leftover = [f for source, text in _scan_units(redaction.request) for f in self._scan(source, text)
                     if f.kind in REDACTABLE_KINDS]
         return None if leftover else redaction
 
