@@ -124,7 +124,6 @@ class E5Handle:
         self.close()
 
 
-
 class QueryVectors:
     """e5 "query: " vectors by text, as the engine returns them (before any centring), the last ``size`` kept.
 

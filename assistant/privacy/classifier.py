@@ -31,9 +31,8 @@ from assistant.privacy.encoder import E5Encoder, Encoder
 from assistant.privacy.features import FEATURES_VERSION, encoder_text, hashed_features
 
 __all__ = ["CONTEXT_KINDS", "FALLBACK_THRESHOLD", "FALLBACK_TOPIC_GATE", "MIN_WORDS", "MODEL_PATH", "WORD_PATTERN",
-           "ContextClassifier",
-           "ContextScore", "EmbeddingHead", "Head", "default_classifier", "fast_classifier", "model_digest",
-           "window_language", "write_model"]
+           "ContextClassifier", "ContextScore", "EmbeddingHead", "Head", "default_classifier", "fast_classifier",
+           "model_digest", "window_language", "write_model"]
 
 MODEL_PATH = Path(__file__).with_name("context_model.bin")
 _MAGIC = b"TCPRIV1\n"
