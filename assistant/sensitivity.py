@@ -40,17 +40,17 @@ class Verdict:
         return ",".join(self.kinds)[:200]
 
 
-def judge(text: str, *, local_only: bool = False, detect: Callable[[str], tuple[Finding, ...]] = scan) -> Verdict:
+def judge(text: str, *, local_only: bool = False, detect: Callable[[str], tuple[Finding, ...]] = scan,
+          version: str = DETECTOR_VERSION) -> Verdict:
     kinds = tuple(dict.fromkeys(f.kind for f in detect(text)))
-    return Verdict(private=local_only or bool(kinds), kinds=kinds)
+    return Verdict(private=local_only or bool(kinds), kinds=kinds, version=version)
 
 
 def judge_quick(text: str, *, local_only: bool = False) -> Verdict:
     """``judge`` without the detector's sentence-vector stage, for bulk writes (an ingest of thousands of lines,
     where that stage would cost more than the embedding for search): the verdict carries
     ``QUICK_DETECTOR_VERSION``, so ``rescan`` judges it again with the whole detector when the daemon runs."""
-    kinds = tuple(dict.fromkeys(f.kind for f in scan_quick(text)))
-    return Verdict(private=local_only or bool(kinds), kinds=kinds, version=QUICK_DETECTOR_VERSION)
+    return judge(text, local_only=local_only, detect=scan_quick, version=QUICK_DETECTOR_VERSION)
 
 
 def _judge_rows(rows: Sequence[Any]) -> list[Verdict]:

