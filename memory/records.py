@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -124,20 +125,27 @@ async def active_in_place(session: AsyncSession, place: Placement, *, subject_ke
     return rows
 
 
+def _values(place: Placement, item: NewRecord, verdict: Verdict, local_only: bool, now: datetime) -> dict[str, Any]:
+    """The columns of a new record, as both insert paths write them."""
+    return {
+        "text": item.text, "kind": item.kind, "visibility": place.visibility.value,
+        "owner_member_id": place.owner_member_id, "group_key": place.group_key,
+        "source_message_id": item.source_message_id, "source_ref": item.source_ref,
+        "source_record_id": item.source_record_id, "speaker": item.speaker,
+        "speaker_member_id": item.speaker_member_id, "said_at": item.said_at or now, "day": item.day,
+        "confidence": item.confidence, "importance": item.importance, "trusted": item.trusted,
+        "private": verdict.private, "local_only": local_only, "sensitive_kinds": verdict.kinds_text,
+        "detector_version": verdict.version, "subject_key": item.subject_key, "superseded_by": None,
+        "vector_state": "pending", "created_at": now, "updated_at": now,
+    }
+
+
 async def insert_record(session: AsyncSession, place: Placement, item: NewRecord, *, local_only: bool,
-                        fts: bool) -> MemoryRecord:
-    """Write one record with its sensitivity verdict (``local_only``: said where everything stays local)."""
-    now = utcnow()
-    verdict = judge(item.text, local_only=local_only)
-    row = MemoryRecord(
-        text=item.text, kind=item.kind, visibility=place.visibility.value, owner_member_id=place.owner_member_id,
-        group_key=place.group_key, source_message_id=item.source_message_id, source_ref=item.source_ref,
-        source_record_id=item.source_record_id, speaker=item.speaker, speaker_member_id=item.speaker_member_id,
-        said_at=item.said_at or now, day=item.day, confidence=item.confidence, importance=item.importance,
-        trusted=item.trusted, private=verdict.private, local_only=local_only,
-        sensitive_kinds=verdict.kinds_text, detector_version=verdict.version,
-        subject_key=item.subject_key, vector_state="pending", created_at=now, updated_at=now,
-    )
+                        fts: bool, verdict: Verdict | None = None) -> MemoryRecord:
+    """Write one record with its sensitivity verdict (``local_only``: said where everything stays local). Pass
+    ``verdict`` (``judge_all``, in a thread) on a turn's path: judging here may embed the text on the loop."""
+    row = MemoryRecord(**_values(place, item, verdict or judge(item.text, local_only=local_only), local_only,
+                                 utcnow()))
     session.add(row)
     await session.flush()
     if fts:
@@ -173,19 +181,7 @@ async def insert_records(session: AsyncSession, place: Placement, items: Sequenc
     if len(verdicts) != len(items):
         raise ValueError(f"{len(verdicts)} verdicts for {len(items)} records")
     now = utcnow()
-    values = []
-    for item, verdict in zip(items, verdicts, strict=True):
-        values.append({
-            "text": item.text, "kind": item.kind, "visibility": place.visibility.value,
-            "owner_member_id": place.owner_member_id, "group_key": place.group_key,
-            "source_message_id": item.source_message_id, "source_ref": item.source_ref,
-            "source_record_id": item.source_record_id, "speaker": item.speaker,
-            "speaker_member_id": item.speaker_member_id, "said_at": item.said_at or now, "day": item.day,
-            "confidence": item.confidence, "importance": item.importance, "trusted": item.trusted,
-            "private": verdict.private, "local_only": local_only, "sensitive_kinds": verdict.kinds_text,
-            "detector_version": verdict.version, "subject_key": item.subject_key, "superseded_by": None,
-            "vector_state": "pending", "created_at": now, "updated_at": now,
-        })
+    values = [_values(place, item, verdict, local_only, now) for item, verdict in zip(items, verdicts, strict=True)]
     stmt = insert(MemoryRecord).returning(MemoryRecord.id, sort_by_parameter_order=True)
     ids = [int(i) for i in (await session.scalars(stmt, values)).all()]
     if fts:

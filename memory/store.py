@@ -214,12 +214,11 @@ class MemoryStore:
         ids: list[int] = []
         new_ids: list[int] = []
         dropped: list[tuple[int, str]] = []
-        verdicts = []
-        if not dedupe:  # judged before the lock and off the loop: the detector may embed a text (~15 ms)
-            # In a bulk ingest the detector's sentence-vector stage would cost as much as embedding for search
-            # (188 -> 105 lines/s): n-grams only there, and the daemon judges those rows again in the background.
-            verdicts = await asyncio.to_thread(rec.judge_all, [i.text for i in items], local_only=scope.private,
-                                               quick=self._reuse_users > 0)
+        # Judged before the lock and off the loop: the detector may embed a text (~15 ms). In a bulk ingest its
+        # sentence-vector stage would cost as much as embedding for search (188 -> 105 lines/s): n-grams only
+        # there, and the daemon judges those rows again in the background.
+        verdicts = await asyncio.to_thread(rec.judge_all, [i.text for i in items], local_only=scope.private,
+                                           quick=self._reuse_users > 0)
         async with self._write_lock:
             async with self.db.session() as session:
                 if not dedupe:  # the bulk path (ingest, extracted facts): one INSERT for all rows
@@ -234,7 +233,8 @@ class MemoryStore:
                             same[0].confidence = max(same[0].confidence, item.confidence)
                             ids.append(same[0].id)
                             continue
-                        row = await rec.insert_record(session, place, item, local_only=scope.private, fts=self.fts)
+                        row = await rec.insert_record(session, place, item, local_only=scope.private, fts=self.fts,
+                                                      verdict=verdicts[n])
                         ids.append(row.id)
                         new_ids.append(row.id)
                     if item.subject_key:

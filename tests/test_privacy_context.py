@@ -251,6 +251,20 @@ def test_the_words_memory_embedded_for_recall_are_not_embedded_again_for_privacy
     assert encoder._model is None  # answered from the shared vectors: no handle was even made
 
 
+def test_a_window_too_short_to_judge_by_context_is_never_embedded(tmp_path: Path) -> None:
+    shipped = default_classifier().embedding
+    assert shipped is not None
+    path = tmp_path / "unsure.bin"
+    write_model(path, _flat_heads(0.0), meta={}, embedding=shipped)  # every window unsure
+    encoder = CountingEncoder(QueryVectors())
+    model = ContextClassifier(path, encoder=encoder)
+    model.score("hi 1")
+    model.score("ok thanks 👍")
+    assert encoder.read == []  # no context finding could come of them: no model load, no embedding
+    model.score("my sister is in hospital again")
+    assert encoder.read == ["my sister is in hospital again"]
+
+
 def test_a_head_for_another_encoder_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "other.bin"
     write_model(path, _flat_heads(0.0), meta={}, embedding=EmbeddingHead("another/encoder", (0.0,) * 384, 0.0,
