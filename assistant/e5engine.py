@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import mmap
 import os
 import threading
 from collections import OrderedDict
@@ -65,15 +66,26 @@ class E5Weights:
         package = _package_dir()
         self.path = package / _MODEL_FILE
         self.lib = _engine(package, threads)
-        self._map = np.memmap(self.path, dtype=np.uint8, mode="r")
+        with open(self.path, "rb") as file:
+            self._mmap = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+        self._bytes = np.frombuffer(self._mmap, dtype=np.uint8)
 
     @property
     def address(self) -> int:
-        return int(self._map.ctypes.data)
+        return int(self._bytes.ctypes.data)
 
     @property
     def size(self) -> int:
-        return int(self._map.size)
+        return int(self._bytes.size)
+
+    def release_pages(self) -> None:
+        """Drop the model file's pages from this process's resident set; they stay in the page cache, and the next
+        embedding maps back the ones it reads (minor faults: no slower measured). A question reads ~14 MB of the
+        file, but a large batch touches the rows of ~10 MB more of the vocabulary's embedding table, which an idle
+        daemon would otherwise keep counted in its RSS. The file is read-only, so nothing can be lost."""
+        advice = getattr(mmap, "MADV_DONTNEED", None)
+        if advice is not None:
+            self._mmap.madvise(advice)
 
 
 @functools.cache

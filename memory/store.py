@@ -166,6 +166,11 @@ class MemoryStore:
             await store.rebuild()
         else:
             await store.repair()
+        # The backlog just embedded touched the model's vocabulary table well beyond what questions read; those
+        # file pages leave the resident set (the daemon's warm-up question maps back the ones questions need).
+        release_pages = getattr(embedder, "release_pages", None)
+        if callable(release_pages):
+            release_pages()
         return store
 
     async def aclose(self) -> None:
