@@ -283,9 +283,9 @@ class App:
     def _start_rescan(self, db: Database) -> None:
         """Sensitivity verdicts of an older detector (or from before verdicts were kept) are judged again in the
         background: until then such rows keep their old flag, which errs on the side of staying local."""
-        from assistant.sensitivity import rescan_all
+        from assistant.sensitivity import Judge, rescan_all
 
-        task = asyncio.create_task(rescan_all(db), name="sensitivity-rescan")
+        task = asyncio.create_task(rescan_all(db, Judge.for_routing(self.config.routing)), name="sensitivity-rescan")
 
         async def stop() -> None:
             task.cancel()
@@ -340,9 +340,11 @@ class App:
         if not self.config.memory.enabled:
             return
         import memory
+        from assistant.sensitivity import Judge
 
         store = await memory.MemoryStore.open(self.config.memory, services.db, self.config.data_dir,
-                                              chroma_url=self.config.storage.chroma_url)
+                                              chroma_url=self.config.storage.chroma_url,
+                                              judge=Judge.for_routing(self.config.routing))
         self._stoppers.append(store.aclose)
         services.memory = store
         memory.register_tools(tools)

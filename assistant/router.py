@@ -230,7 +230,7 @@ class Router:
         """The sensitivity verdict of one message as this router reads it: the same pieces and the same cache as
         the scan of the request that carried it, so storing a turn's messages scans nothing twice."""
         kinds = tuple(dict.fromkeys(f.kind for source, u in _message_units(message) for f in self._scan(source, u)))
-        return Verdict(private=message.private or bool(kinds), kinds=kinds)
+        return Verdict(private=message.private or bool(kinds), kinds=kinds, version=self._detector.version)
 
     def explain(self, text: str, *, role: Role = "chat", scope: MemberScope | None = None) -> Route:
         """How ``text`` would be routed as a member's message, without sending anything. Uses the budgets and

@@ -4,6 +4,7 @@ a whole batch can be undone. Nothing is deleted: merged and resolved records sta
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from assistant.messages import utcnow
+from assistant.sensitivity import Judge
 from assistant.storage.db import Database
 from memory import records as rec
 from memory.extract import extract_facts, subject_key
@@ -50,7 +52,8 @@ def _vector_place(row: MemoryRecord) -> tuple[int, str]:
     return row.id, place_key(row.visibility, row.owner_member_id, row.group_key)
 
 
-async def consolidate(db: Database, *, fts: bool) -> tuple[ConsolidationReport, list[int], list[tuple[int, str]]]:
+async def consolidate(db: Database, judge: Judge, *,
+                      fts: bool) -> tuple[ConsolidationReport, list[int], list[tuple[int, str]]]:
     """One pass; returns the report, ids to embed and ids whose vectors to drop (the store syncs chroma)."""
     batch = f"c{utcnow():%Y%m%d%H%M%S}-{uuid.uuid4().hex[:6]}"
     counts = {"merge": 0, "resolve": 0, "promote": 0}
@@ -112,12 +115,14 @@ async def consolidate(db: Database, *, fts: bool) -> tuple[ConsolidationReport, 
                 probe = MemoryRecord(visibility=vis.value, owner_member_id=member, group_key=entry.group_key)
                 if (*_place_key(probe), normalize(fact.text)) in existing:
                     continue
+                # Judged in a thread: the detector may embed the text.
+                verdict = await asyncio.to_thread(judge.judge, fact.text, local_only=entry.local_only)
                 row = await rec.insert_record(session, place, rec.NewRecord(
                     text=fact.text, kind=fact.kind, source_message_id=entry.source_message_id,
                     source_record_id=entry.id, speaker=entry.speaker, speaker_member_id=entry.speaker_member_id,
                     said_at=entry.said_at, confidence=0.6, importance=fact.importance,
                     subject_key=subject_key(fact.text), trusted=entry.trusted,
-                ), local_only=entry.local_only, fts=fts)
+                ), verdict, local_only=entry.local_only, fts=fts)
                 existing.add((*_place_key(row), normalize(fact.text)))
                 session.add(MemoryChange(batch=batch, action="promote", record_id=row.id,
                                          note=f"from journal #{entry.id}"))

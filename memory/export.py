@@ -145,7 +145,11 @@ async def import_markdown(store: MemoryStore, in_dir: Path) -> ImportReport:
                     if normalize(row.text) == normalize(body) and row.kind == kind:
                         unchanged += 1
                         continue
+                    # New words, a new verdict (judged in a thread: the detector may embed the text).
+                    verdict = await asyncio.to_thread(store.judge.judge, body, local_only=row.local_only)
                     row.text, row.kind, row.vector_state, row.updated_at = body, kind, "pending", utcnow()
+                    row.private, row.sensitive_kinds, row.detector_version = (
+                        verdict.private, verdict.kinds_text, verdict.version)
                     if row.superseded_by is None and store.fts:
                         await rec.index_text(session, [row])
                     touched.append(row.id)
@@ -153,6 +157,8 @@ async def import_markdown(store: MemoryStore, in_dir: Path) -> ImportReport:
                     continue
                 meta = meta or {}
                 said = meta.get("said_at")
+                local_only = bool(meta.get("local_only", False))
+                verdict = await asyncio.to_thread(store.judge.judge, body, local_only=local_only)
                 new = await rec.insert_record(session, place, rec.NewRecord(
                     text=body, kind=str(meta.get("kind", kind)), speaker=str(meta.get("speaker") or ""),
                     speaker_member_id=meta.get("speaker_member"),
@@ -160,7 +166,7 @@ async def import_markdown(store: MemoryStore, in_dir: Path) -> ImportReport:
                     trusted=bool(meta.get("trusted", True)), confidence=float(meta.get("confidence", 0.8)),
                     importance=float(meta.get("importance", 0.5)), source_ref=str(meta.get("source_ref") or ""),
                     source_message_id=meta.get("source_message_id"),
-                ), local_only=bool(meta.get("local_only", False)), fts=store.fts)
+                ), verdict, local_only=local_only, fts=store.fts)
                 touched.append(new.id)
                 created += 1
     await store.sync_vectors(touched)

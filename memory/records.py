@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from assistant.messages import MemberScope, utcnow
-from assistant.sensitivity import Verdict, judge, judge_quick
+from assistant.sensitivity import Verdict
 from memory.scopes import Placement, readable_sql
 from memory.tables import FTS_TABLE, MemoryRecord
 from memory.textproc import fts_body, fts_query, normalize, token_set
@@ -43,7 +43,6 @@ __all__ = [
     "index_text",
     "insert_record",
     "insert_records",
-    "judge_all",
     "keyword_search",
     "supersede",
     "unindex",
@@ -140,12 +139,11 @@ def _values(place: Placement, item: NewRecord, verdict: Verdict, local_only: boo
     }
 
 
-async def insert_record(session: AsyncSession, place: Placement, item: NewRecord, *, local_only: bool,
-                        fts: bool, verdict: Verdict | None = None) -> MemoryRecord:
-    """Write one record with its sensitivity verdict (``local_only``: said where everything stays local). Pass
-    ``verdict`` (``judge_all``, in a thread) on a turn's path: judging here may embed the text on the loop."""
-    row = MemoryRecord(**_values(place, item, verdict or judge(item.text, local_only=local_only), local_only,
-                                 utcnow()))
+async def insert_record(session: AsyncSession, place: Placement, item: NewRecord, verdict: Verdict, *,
+                        local_only: bool, fts: bool) -> MemoryRecord:
+    """Write one record with its sensitivity ``verdict`` (``Judge.judge``, in a thread: judging may embed the text);
+    ``local_only``: said where everything stays local."""
+    row = MemoryRecord(**_values(place, item, verdict, local_only, utcnow()))
     session.add(row)
     await session.flush()
     if fts:
@@ -154,24 +152,9 @@ async def insert_record(session: AsyncSession, place: Placement, item: NewRecord
     return row
 
 
-def judge_all(texts: Sequence[str], *, local_only: bool, quick: bool = False) -> list[Verdict]:
-    """The sensitivity verdict of each text, a repeated text judged once (a verdict depends on the text and
-    ``local_only`` only). Blocking (the detector may embed a text): callers run it in a thread. ``quick``: without
-    the detector's sentence-vector stage (``judge_quick``; judged again in the background later)."""
-    seen: dict[str, Verdict] = {}
-    out = []
-    verdict_of = judge_quick if quick else judge
-    for text_ in texts:
-        verdict = seen.get(text_)
-        if verdict is None:
-            verdict = seen[text_] = verdict_of(text_, local_only=local_only)
-        out.append(verdict)
-    return out
-
-
 async def insert_records(session: AsyncSession, place: Placement, items: Sequence[NewRecord],
                          verdicts: Sequence[Verdict], *, local_only: bool, fts: bool) -> list[int]:
-    """Write ``items`` with their ``verdicts`` (``judge_all``) in one multi-row INSERT and one keyword-index
+    """Write ``items`` with their ``verdicts`` (``Judge.judge_all``) in one multi-row INSERT and one keyword-index
     statement; returns their ids in order.
 
     The bulk path of ``insert_record`` (same columns): a per-row ORM insert and flush cost ~0.4 ms a line, more

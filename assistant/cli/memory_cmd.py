@@ -107,13 +107,15 @@ async def scope_of(db: Database, spec: ScopeSpec, *, create: bool = False) -> Me
 
 @asynccontextmanager
 async def _opened(config: str | None) -> AsyncIterator[tuple[Any, Database]]:
+    from assistant.sensitivity import Judge
     from memory.store import MemoryStore
 
     cfg = load_config(config)
     db = Database(cfg.database_url)
     try:
         await db.migrate()
-        store = await MemoryStore.open(cfg.memory, db, cfg.data_dir, chroma_url=cfg.storage.chroma_url)
+        store = await MemoryStore.open(cfg.memory, db, cfg.data_dir, chroma_url=cfg.storage.chroma_url,
+                                       judge=Judge.for_routing(cfg.routing))
         try:
             yield store, db
         finally:

@@ -99,6 +99,7 @@ class _Recall:
                 or db.url == "sqlite+aiosqlite:///:memory:":
             return None
         from assistant.members import Directory
+        from assistant.sensitivity import Judge
         from memory.store import MemoryStore
 
         if scope.member_id == 0:
@@ -108,7 +109,8 @@ class _Recall:
                            err=True)
                 return None
             scope = replace(scope, member_id=found.id, member_name=found.name, private=bool(found.private))
-        store = await MemoryStore.open(cfg.memory, db, cfg.data_dir, chroma_url=cfg.storage.chroma_url)
+        store = await MemoryStore.open(cfg.memory, db, cfg.data_dir, chroma_url=cfg.storage.chroma_url,
+                                       judge=Judge.for_routing(cfg.routing))
         return cls(store, scope, keep_local, cfg.memory.recall_token_budget)
 
     async def request(self, text: str) -> tuple[ModelRequest, dict[str, object]]:

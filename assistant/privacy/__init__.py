@@ -12,8 +12,8 @@ from assistant.privacy.detector import (
     MIN_CONFIDENCE,
     QUICK_DETECTOR_VERSION,
     PrivacyDetector,
+    detector_version,
     scan,
-    scan_quick,
 )
 from assistant.privacy.finding import KIND_LABELS, REDACTABLE_KINDS, Finding
 from assistant.privacy.second_opinion import SECOND_OPINION_SCHEMA, second_opinion
@@ -30,9 +30,9 @@ __all__ = [
     "Finding",
     "PrivacyDetector",
     "cn_id_check_ok",
+    "detector_version",
     "iban_ok",
     "luhn_ok",
     "scan",
-    "scan_quick",
     "second_opinion",
 ]

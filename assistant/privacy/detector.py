@@ -27,7 +27,7 @@ from assistant.privacy.identifiers import IDENTIFIER_DETECTORS
 from assistant.privacy.topics import GATED_TOPIC_DETECTORS, TOPIC_DETECTORS
 
 __all__ = ["DEFAULT_CACHE_SIZE", "DEFAULT_THRESHOLD", "DETECTOR_VERSION", "MIN_CONFIDENCE", "QUICK_DETECTOR_VERSION",
-           "PrivacyDetector", "scan", "scan_quick"]
+           "PrivacyDetector", "detector_version", "scan"]
 
 DEFAULT_CACHE_SIZE = 2048
 # Everything the deterministic detectors report clears this bar.
@@ -97,12 +97,6 @@ def scan(text: str) -> tuple[Finding, ...]:
     return _scan(text, DEFAULT_THRESHOLD, default_classifier())
 
 
-def scan_quick(text: str) -> tuple[Finding, ...]:
-    """``scan`` without the sentence-vector stage (n-grams only, under a millisecond): for bulk work whose
-    verdicts are judged again in the background (``QUICK_DETECTOR_VERSION``)."""
-    return _scan(text, DEFAULT_THRESHOLD, fast_classifier())
-
-
 def _version() -> str:
     # The file's digest, not the loaded model's: importing the package must not parse the model (the training
     # script imports it to write a new one).
@@ -111,8 +105,17 @@ def _version() -> str:
 
 # What the verdicts stored beside memory records were computed with: when it changes, they are recomputed.
 DETECTOR_VERSION: str = _version()
-# What ``scan_quick`` verdicts carry: never equal to DETECTOR_VERSION, so the daemon judges them again.
+# What verdicts without the sentence-vector stage carry at the default threshold (a bulk ingest's): never equal to
+# DETECTOR_VERSION, so the daemon judges them again.
 QUICK_DETECTOR_VERSION: str = f"{DETECTOR_VERSION}/n-grams"
+
+
+def detector_version(threshold: float | None = DEFAULT_THRESHOLD, *, embeddings: bool = True) -> str:
+    """The version a verdict carries when judged at these settings (routing.privacy_threshold and
+    routing.privacy_embeddings): DETECTOR_VERSION at the defaults, with the settings appended otherwise, so a
+    verdict stored under other settings differs and is judged again."""
+    version = DETECTOR_VERSION if threshold is None else f"{DETECTOR_VERSION}/t{threshold:g}"
+    return version if embeddings else f"{version}/n-grams"
 
 
 class PrivacyDetector:
@@ -123,6 +126,7 @@ class PrivacyDetector:
                  classifier: ContextClassifier | None = None, *, embeddings: bool = True) -> None:
         self._threshold = threshold
         self._classifier = classifier or (default_classifier() if embeddings else fast_classifier())
+        self.version = detector_version(threshold, embeddings=embeddings)
         self._cache: OrderedDict[str, tuple[Finding, ...]] = OrderedDict()
         self._cache_size = cache_size
         # The router scans in worker threads (a scan may embed a text); the cache is shared between them.
