@@ -176,6 +176,41 @@ async def test_a_burst_restarting_the_turn_does_not_fetch_or_read_a_file_twice(
         await db.aclose()
 
 
+class _DocumentChannel:
+    """A channel that serves one PDF (the FetchesFiles seam)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    async def download(self, message_id: str, attachment: Attachment, *, max_bytes: int) -> bytes:
+        return self.data
+
+
+@pytest.mark.parametrize(("threshold", "sensitive"), [(None, True), (0.99, False)])
+async def test_what_a_document_says_is_judged_at_the_routers_threshold(
+    tmp_path: Path, make_config: Callable[..., Config], threshold: float | None, sensitive: bool
+) -> None:
+    routing = {} if threshold is None else {"privacy_threshold": threshold}
+    config = make_config(media={"ocr": False}, routing=routing)
+    db = Database(config.database_url)
+    await db.migrate()
+    try:
+        from assistant.members import Directory
+
+        alice = (await Directory(db, config.team, config.access, config.routing).member_for(
+            "telegram", "1", "Alice")).id
+        pdf = pdf_with_text("my mum's MRI is on Friday and I am worried about the results")  # context only, ~0.97
+        media = Media(config, FileStore(db, tmp_path / "ws"), {"telegram": _DocumentChannel(pdf)})
+        prepared = await media.prepare(_scope(alice), [Received("m1", Attachment("file", "f1", name="note.pdf"))])
+        assert "MRI" in prepared.text and prepared.stored == 1
+        assert prepared.sensitive is sensitive and ("health" in prepared.kinds) is sensitive
+        [stored] = await media.store.files_of(alice)
+        assert stored.sensitive is sensitive
+        await media.aclose()
+    finally:
+        await db.aclose()
+
+
 async def test_doctor_says_what_members_files_will_become(tmp_path: Path) -> None:
     import io
 

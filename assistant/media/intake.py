@@ -26,8 +26,8 @@ from assistant.media.sniff import IMAGE_TYPES, sniff_mime, type_allowed
 from assistant.media.store import FileStore
 from assistant.media.transcribe import Transcriber
 from assistant.messages import Attachment, ChatKind, MemberScope
-from assistant.privacy import scan
 from assistant.providers.base import ImagePart
+from assistant.sensitivity import Judge
 
 __all__ = ["FetchesFiles", "Media", "Prepared", "Received", "too_large_reason"]
 
@@ -112,6 +112,8 @@ class Media:
                  transcriber: Transcriber | None = None, reader: TextReader | None = None) -> None:
         self._config: MediaConfig = config.media
         self._routing = config.routing
+        # What a file says is judged as the router would judge it (routing.privacy_threshold and _embeddings).
+        self._judge = Judge.for_routing(config.routing)
         self._store = store
         self._channels = channels
         self._transcriber = transcriber
@@ -238,7 +240,9 @@ class Media:
                 pages = f", {extracted.pages} page{'s' if extracted.pages != 1 else ''}" if extracted.pages else ""
                 cut = " (cut short)" if extracted.cut else ""
                 turn.lines.append(f"[document {name}{pages}, its text{cut}:]\n{extracted.text}")
-        found = tuple(dict.fromkeys(f.kind for text in texts for f in scan(text)))
+        # In a thread: a document's windows may each be embedded by the detector (~15 ms apiece).
+        verdicts = await asyncio.to_thread(self._judge.judge_all, texts, local_only=False)
+        found = tuple(dict.fromkeys(kind for verdict in verdicts for kind in verdict.kinds))
         if found:
             # What it says holds personal data: the file and this turn stay on this machine.
             turn.sensitive = True
