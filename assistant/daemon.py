@@ -281,8 +281,9 @@ class App:
         return DatabaseLanes(db, self.leases)
 
     def _start_rescan(self, db: Database) -> None:
-        """Sensitivity verdicts of an older detector (or from before verdicts were kept) are judged again in the
-        background: until then such rows keep their old flag, which errs on the side of staying local."""
+        """Sensitivity verdicts of an older detector or of other privacy settings (or from before verdicts were
+        kept) are judged again in the background. Until then such a row keeps its old flag; the router still reads
+        a recalled line itself, by patterns and n-grams at the configured threshold."""
         from assistant.sensitivity import Judge, rescan_all
 
         task = asyncio.create_task(rescan_all(db, Judge.for_routing(self.config.routing)), name="sensitivity-rescan")

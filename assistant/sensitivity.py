@@ -122,7 +122,8 @@ async def rescan(db: Database, model: type[Any], judge: Judge, *, batch: int = R
 
 async def rescan_all(db: Database, judge: Judge) -> int:
     """``rescan`` over memory records and transcript entries; a failure is logged, never raised (the daemon runs
-    it in the background, and stale verdicts only keep more work local)."""
+    it in the background; a row not judged again keeps its old verdict, and the router still reads a recalled
+    line itself)."""
     from assistant.storage.tables import TranscriptEntry
     from memory.tables import MemoryRecord  # loaded here: the memory tables sit beside the core's, not below it
 
