@@ -91,6 +91,22 @@ def _warm_router(services: Services) -> None:
     log.info("router warmed up in %.0f ms", (time.perf_counter() - started) * 1000)
 
 
+async def _warm_first_turn(services: Services) -> None:
+    """Load and build what a turn would otherwise load and build on the first reply after a start: the
+    asynchronous HTTP stack's event-loop backend (httpx's transport imports anyio's asyncio backend on its first
+    connection), the bundled-model check every addressed message passes, the tools' JSON schemas and the index
+    of the shipped and team skills. The first reply after a start waited ~60 ms longer than the rest for them;
+    nothing is sent anywhere."""
+    import anyio.lowlevel
+
+    import assistant.first_chat  # noqa: F401  (imported by intents on first use)
+
+    await anyio.lowlevel.checkpoint()  # loads the backend for this event loop
+    services.tools.specs(services.tools.names())  # cached in the registry: the prompt's tool part
+    if services.skills is not None:
+        services.skills.index_for(None)  # the shipped and team folders, scanned once and kept
+
+
 async def _cancel(task: asyncio.Task[None]) -> None:
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
@@ -201,6 +217,7 @@ class App:
         await self._prepare_channels(services)
         if self._scheduler_on:
             _warm_router(services)
+            await _warm_first_turn(services)
         if self._before_channels is not None:
             self._before_channels()
         for channel in self.channels.values():
