@@ -75,11 +75,18 @@ def bench_home(config: dict[str, Any]) -> Iterator[Path]:
                 os.environ["TEAMCLAW_HOME"] = old
 
 
-def print_figures(title: str, figures: dict[str, Any]) -> None:
+def print_figures(title: str, figures: dict[str, Any],
+                  targets: dict[str, tuple[float, bool]] | None = None) -> None:
+    """One figure a line; beside those in ``targets`` (name -> (limit, lower is better)) the target, met or not."""
     print(f"\n== {title} ==")
     width = max(len(k) for k in figures)
     for key, value in figures.items():
         shown = f"{value:.2f}" if isinstance(value, float) else str(value)
+        target = (targets or {}).get(key)
+        if target is not None and isinstance(value, int | float):
+            limit, lower = target
+            met = value <= limit if lower else value >= limit
+            shown = f"{shown:<12} target {'<=' if lower else '>='} {limit:g}  {'met' if met else 'NOT MET'}"
         print(f"  {key.ljust(width)}  {shown}")
 
 
