@@ -272,3 +272,40 @@ async def test_health_reports_each_model(world: World) -> None:
     assert health["small"]["reachable"] is True and isinstance(health["small"]["latency_ms"], float)
     assert health["cloud"]["reachable"] is False and "unreachable" in str(health["cloud"]["error"])
     assert set(health) == {"small", "cloud", "strong"}
+
+
+# Said by a member, the sentence-vector stage reads this as private (health); n-grams alone do not.
+LOW_MOOD = "Sam has been really down since the breakup and stopped coming to practice"
+
+
+async def test_what_people_say_gets_the_whole_detector_and_setup_and_recalled_lines_get_n_grams(
+        world: World) -> None:
+    def decide(*messages: ChatMessage) -> Route:
+        return world.router.decide(ModelRequest(messages=messages), role="chat", scope=ALICE)
+
+    said = decide(ChatMessage("system", "You are teamclaw."), ChatMessage("user", LOW_MOOD))
+    in_transcript = decide(ChatMessage("user", f"<group-transcript>\nBob: {LOW_MOOD}\n</group-transcript>\nthoughts?"))
+    in_setup = decide(ChatMessage("system", f"Team notes: {LOW_MOOD}"), ChatMessage("user", "morning all"))
+    recalled = decide(ChatMessage("user", f"<memory>\n- {LOW_MOOD}\n</memory>\nmorning all"))
+    recalled_flagged = decide(ChatMessage("user", f"<memory>\n- {LOW_MOOD}\n</memory>\nmorning all", private=True))
+    assert said.private and in_transcript.private  # someone's words, read whole
+    assert not in_setup.private and not recalled.private  # patterns and n-grams only
+    assert recalled_flagged.private  # a recalled record's stored verdict rides on the message
+
+
+async def test_the_privacy_scan_runs_off_the_event_loop(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    loop_thread = threading.get_ident()
+    scanned_on: list[int] = []
+    assess = Router._assess
+
+    def spy(self: Router, *args: Any) -> Any:
+        scanned_on.append(threading.get_ident())
+        return assess(self, *args)
+
+    monkeypatch.setattr(Router, "_assess", spy)
+    world.local.enqueue_text("ok")
+    await world.router.complete(ask("morning all, standup in 5"), role="chat", scope=ALICE)
+    # A worker thread scanned (a scan may embed a text for ~15 ms; the loop serves other turns meanwhile).
+    assert scanned_on and all(t != loop_thread for t in scanned_on)
