@@ -259,9 +259,9 @@ def fit_dense(x: np.ndarray, y: np.ndarray, weight: np.ndarray) -> tuple[np.ndar
     return w[:-1] * EMBED_SCALE, float(w[-1])
 
 
-def _embedding_head(weights: np.ndarray, bias: float,
-                    calibration: dict[str, dict[str, float]] | None = None) -> EmbeddingHead:
-    return EmbeddingHead(Vectors.name, tuple(float(v) for v in weights), bias, SHARE, BAND, calibration or {})
+def _embedding_head(weights: np.ndarray, bias: float, calibration: dict[str, dict[str, float]] | None = None, *,
+                    band: tuple[float, float] = BAND, share: float = SHARE) -> EmbeddingHead:
+    return EmbeddingHead(Vectors.name, tuple(float(v) for v in weights), bias, share, band, calibration or {})
 
 
 def _choose(rows: list[dict[str, object]], evidence: list[tuple[float, dict[float, bool]]]
@@ -302,7 +302,11 @@ def main() -> None:
     parser.add_argument("--set", type=Path, default=SET)
     parser.add_argument("--out", type=Path, default=MODEL_PATH)
     parser.add_argument("--embed-cache", type=Path, default=None, help="an .npz file that keeps the query vectors")
+    parser.add_argument("--band", type=float, nargs=2, default=BAND, metavar=("LOW", "HIGH"),
+                        help=f"n-gram probabilities the second stage is asked for (default {BAND[0]} {BAND[1]})")
+    parser.add_argument("--share", type=float, default=SHARE, help=f"the n-gram score's weight (default {SHARE})")
     args = parser.parse_args()
+    band, share = (float(args.band[0]), float(args.band[1])), float(args.share)
     tune = [r for r in _rows(args.set) if r["split"] == "tune"]
     vectors = Vectors(args.embed_cache)
     texts = [str(r["text"]) for r in tune]
@@ -343,16 +347,16 @@ def main() -> None:
         rows += inside
         fitted = [_head("private", DECISION, w, b, heads[0].temperature), heads[1]]
         evidence += _evidence(fitted, inside)
-        combined += _evidence(fitted, inside, _embedding_head(ew, eb), vectors)
+        combined += _evidence(fitted, inside, _embedding_head(ew, eb, band=band, share=share), vectors)
     print("n-grams only:")
     thresholds = _choose(rows, evidence)
-    print(f"with the sentence-vector stage (band {BAND}, share {SHARE}):")
+    print(f"with the sentence-vector stage (band {band}, share {share}):")
     combined_thresholds = _choose(rows, combined)
     y, weight = _labels(tune, DECISION)
     ew, eb = fit_dense(vectors.matrix([encoder_text(t) for t in texts]), y, weight)
     meta = {"rows": len(tune), "set": args.set.name, "split": "tune", "epochs": EPOCHS, "l2": L2,
             "embed_l2": EMBED_L2, "target_fpr": TARGET_FPR}
-    write_model(args.out, heads, meta, thresholds, _embedding_head(ew, eb, combined_thresholds))
+    write_model(args.out, heads, meta, thresholds, _embedding_head(ew, eb, combined_thresholds, band=band, share=share))
     print(f"wrote {args.out} ({args.out.stat().st_size // 1024} KiB) from {len(tune)} tuning rows")
 
 
