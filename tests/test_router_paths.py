@@ -106,7 +106,7 @@ PRIVATE_CASES: dict[str, tuple[ModelRequest, dict[str, Any]]] = {
     "phone in the member's words": (ask(f"call me at {PHONE}. " + HARD), {}),
     "e-mail next to Chinese text": (ask("邮箱zhang.wei@163.com，" + HARD), {}),
     "API key in a tool call argument": (ask(HARD, ChatMessage("assistant", "", tool_calls=(
-        ToolCall("c1", "web_search", '{"q": "sk-proj-a8Fj29dkLmQ0pXz7RtY2bNc4VwE6uHs1"}'),)),
+        ToolCall("c1", "web_search", '{"q": "sk-' + 'proj-a8Fj29dkLmQ0pXz7RtY2bNc4VwE6uHs1"}'),)),
         ChatMessage("tool", "no results", tool_call_id="c1")), {}),
     "address in a tool result": (ask(HARD, ChatMessage("assistant", "", tool_calls=(
         ToolCall("c1", "web_search", '{"q": "home"}'),)),
