@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assistant import __version__
 from assistant.clock import Clock, SystemClock
@@ -27,6 +27,9 @@ from assistant.services import Services
 from assistant.storage.db import Database
 from assistant.tools import ToolRegistry
 from channels.base import Channel
+
+if TYPE_CHECKING:
+    from assistant.sensitivity import Judge
 
 __all__ = ["App", "build_channels"]
 
@@ -172,10 +175,10 @@ class App:
         self._stoppers.append(db.aclose)
         await db.migrate()
         db.start_maintenance()
-        self._start_rescan(db)
         await self._start_leases(db)
         router = Router(cfg, db, providers=self._providers, clock=self.clock)
         self._stoppers.append(router.aclose)
+        self._start_rescan(db, router.judge)
         tools = ToolRegistry()
         commands = CommandRegistry()
         services = Services(config=cfg, db=db, router=router, tools=tools, clock=self.clock)
@@ -192,7 +195,7 @@ class App:
             from assistant.media import FileStore, Media
             from assistant.media.commands import register_commands as register_media_commands
 
-            services.media = Media(cfg, FileStore(db, cfg.workspace_dir), self.channels)
+            services.media = Media(cfg, FileStore(db, cfg.workspace_dir), self.channels, judge=router.judge)
             self._stoppers.append(services.media.aclose)
             register_media_commands(commands)
         # Stop order (the reverse of this list): dispatch drains its turns while the outbox and the channels can
@@ -297,13 +300,13 @@ class App:
 
         return DatabaseLanes(db, self.leases)
 
-    def _start_rescan(self, db: Database) -> None:
+    def _start_rescan(self, db: Database, judge: Judge) -> None:
         """Sensitivity verdicts of an older detector or of other privacy settings (or from before verdicts were
         kept) are judged again in the background. Until then such a row keeps its old flag; the router still reads
         a recalled line itself, by patterns and n-grams at the configured threshold."""
-        from assistant.sensitivity import Judge, rescan_all
+        from assistant.sensitivity import rescan_all
 
-        task = asyncio.create_task(rescan_all(db, Judge.for_routing(self.config.routing)), name="sensitivity-rescan")
+        task = asyncio.create_task(rescan_all(db, judge), name="sensitivity-rescan")
 
         async def stop() -> None:
             task.cancel()
@@ -358,11 +361,9 @@ class App:
         if not self.config.memory.enabled:
             return
         import memory
-        from assistant.sensitivity import Judge
 
         store = await memory.MemoryStore.open(self.config.memory, services.db, self.config.data_dir,
-                                              chroma_url=self.config.storage.chroma_url,
-                                              judge=Judge.for_routing(self.config.routing))
+                                              chroma_url=self.config.storage.chroma_url, judge=services.router.judge)
         self._stoppers.append(store.aclose)
         services.memory = store
         memory.register_tools(tools)

@@ -32,10 +32,10 @@ from assistant.errors import (
     ProviderUnavailable,
 )
 from assistant.messages import ChatKind, MemberScope
-from assistant.privacy import KIND_LABELS, REDACTABLE_KINDS, Finding, PrivacyDetector, second_opinion
+from assistant.privacy import KIND_LABELS, REDACTABLE_KINDS, Finding, second_opinion
 from assistant.providers.base import ChatMessage, ModelProvider, ModelRequest, ModelResponse
 from assistant.redaction import Redaction, can_redact, redact, restore
-from assistant.sensitivity import Verdict
+from assistant.sensitivity import Judge, Verdict
 from assistant.storage.db import Database
 from assistant.storage.tables import ModelCall, table_of
 from assistant.usage import BudgetState, budget_state, call_cost
@@ -189,13 +189,9 @@ class Router:
         self._providers: dict[str, ModelProvider] = dict(providers or {})
         self._usable = tuple(n for n in self._models
                              if (n in self._providers if self._injected else self._runnable(self._models[n])))
-        self._detector = PrivacyDetector(threshold=self._routing.privacy_threshold,
-                                         embeddings=self._routing.privacy_embeddings)
-        # The sentence-vector stage is for what people say. The system prompt is the operator's setup (persona,
-        # instructions, skills), the same in every request, and a recalled memory line was judged by the whole
-        # detector when it was stored (its verdict rides on the message's ``private`` flag): patterns and n-grams
-        # read those (they would otherwise cost a dozen embeddings in every new process before its first reply).
-        self._setup_detector = PrivacyDetector(threshold=self._routing.privacy_threshold, embeddings=False)
+        # The privacy detectors at the configured settings; the daemon hands this judge to everything that stores a
+        # verdict (memory, attachments, the rescan), so a text routed once is judged from the same cache.
+        self.judge = Judge.for_routing(self._routing)
         self._outcomes = OutcomeMemory(db)
         self._budgets: dict[int | None, BudgetState | None] = {}
         self._last_route: dict[int, Route] = {}
@@ -230,7 +226,7 @@ class Router:
         """The sensitivity verdict of one message as this router reads it: the same pieces and the same cache as
         the scan of the request that carried it, so storing a turn's messages scans nothing twice."""
         kinds = tuple(dict.fromkeys(f.kind for source, u in _message_units(message) for f in self._scan(source, u)))
-        return Verdict(private=message.private or bool(kinds), kinds=kinds, version=self._detector.version)
+        return Verdict(private=message.private or bool(kinds), kinds=kinds, version=self.judge.version)
 
     def explain(self, text: str, *, role: Role = "chat", scope: MemberScope | None = None) -> Route:
         """How ``text`` would be routed as a member's message, without sending anything. Uses the budgets and
@@ -332,7 +328,11 @@ class Router:
     # --- decision ------------------------------------------------------------------------------------------
 
     def _scan(self, source: Source, text: str) -> tuple[Finding, ...]:
-        return (self._detector if source == "said" else self._setup_detector).scan(text)
+        # The sentence-vector stage is for what people say. The system prompt is the operator's setup (persona,
+        # instructions, skills), the same in every request, and a recalled memory line was judged by the whole
+        # detector when it was stored (its verdict rides on the message's ``private`` flag): patterns and n-grams
+        # read those (they would otherwise cost a dozen embeddings in every new process before its first reply).
+        return self.judge.detector(quick=source != "said").scan(text)
 
     def _assess(self, request: ModelRequest, scope: MemberScope | None, explicit: bool) -> _Privacy:
         flags: list[str] = []
@@ -436,7 +436,7 @@ class Router:
 
     def _redacted(self, request: ModelRequest) -> Redaction | None:
         """The request with placeholders, or None when a rescan still finds something (then it stays local)."""
-        redaction = redact(request, self._detector.scan)
+        redaction = redact(request, self.judge.detector().scan)
         leftover = [f for source, text in _scan_units(redaction.request) for f in self._scan(source, text)
                     if f.kind in REDACTABLE_KINDS]
         return None if leftover else redaction

@@ -64,7 +64,9 @@ class Judge:
     def for_routing(cls, routing: RoutingConfig) -> Judge:
         return cls(routing.privacy_threshold, embeddings=routing.privacy_embeddings)
 
-    def _detector(self, quick: bool) -> PrivacyDetector:
+    def detector(self, *, quick: bool = False) -> PrivacyDetector:
+        """The detector at these settings (``quick``: without the sentence-vector stage), with its cache: the
+        router scans requests with it, so a text it read is judged from the cache when it is stored."""
         quick = quick or not self._embeddings
         detector = self._detectors.get(quick)
         if detector is None:  # two threads may both build one: the same detector, one kept
@@ -73,7 +75,7 @@ class Judge:
 
     def judge(self, text: str, *, local_only: bool = False, quick: bool = False) -> Verdict:
         """The verdict of ``text``; ``local_only``: it was said where configuration keeps everything local."""
-        detector = self._detector(quick)
+        detector = self.detector(quick=quick)
         kinds = tuple(dict.fromkeys(f.kind for f in detector.scan(text)))
         return Verdict(private=local_only or bool(kinds), kinds=kinds, version=detector.version)
 

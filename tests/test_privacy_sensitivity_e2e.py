@@ -14,7 +14,7 @@ from typing import Any
 from assistant.daemon import App
 from assistant.dispatch import DIRECT_ANSWER_NOTE
 from channels.console import ConsoleChannel
-from tests.conftest import cloud_model, write_config
+from tests.conftest import cloud_model, local_model, write_config
 from tests.standins.group_world import (
     GroupFeishu,
     GroupTelegram,
@@ -193,3 +193,34 @@ async def test_feishu_group_reply_never_carries_a_private_fact_and_the_direct_an
                                     "the direct answer")
         assert all(SNACK not in _text(s) for s in feishu.sent if s.chat_id == "oc_team")
 
+
+
+async def test_what_a_turn_stores_is_judged_at_the_configured_privacy_settings(make_config: Any,
+                                                                               model_server: ScriptedModelServer
+                                                                               ) -> None:
+    import asyncio
+
+    from sqlalchemy import select
+
+    from assistant.privacy import DETECTOR_VERSION
+    from assistant.storage.tables import TranscriptEntry
+    from memory.tables import MemoryRecord
+
+    mum = "my mum's MRI is on Friday and I am worried about the results"  # context only: ~0.97 by default
+    config = make_config(models={"standin": local_model(model_server)}, memory={"enabled": True},
+                         routing={"privacy_threshold": 0.99})
+    console = ConsoleChannel()
+    async with App(config, channels=[console], dashboard=False, status_file=False) as app:
+        mid = await console.say("you", mum, chat="you")
+        await console.wait_reply(mid, REPLY_TIMEOUT)
+        async with asyncio.timeout(REPLY_TIMEOUT):
+            while True:  # the turn is journaled just after its reply is stored
+                async with app.services.db.session() as s:
+                    records = (await s.scalars(select(MemoryRecord).where(MemoryRecord.text.contains("MRI")))).all()
+                    entries = (await s.scalars(
+                        select(TranscriptEntry).where(TranscriptEntry.content.contains("MRI")))).all()
+                if records and entries:
+                    break
+                await asyncio.sleep(0.05)
+    # The router's settings, in every verdict the turn wrote: not private at 0.99 (it is at the defaults).
+    assert {(r.private, r.detector_version) for r in [*records, *entries]} == {(False, f"{DETECTOR_VERSION}/t0.99")}

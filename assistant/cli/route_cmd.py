@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -22,9 +22,12 @@ from assistant.cli.stdin import numbered_lines
 from assistant.config import Config, Role, load_config
 from assistant.errors import StorageError, TeamclawError
 from assistant.messages import ChatKind, MemberScope, utcnow
-from assistant.privacy import Finding, PrivacyDetector
+from assistant.privacy import Finding
 from assistant.providers.base import ModelRequest
 from assistant.storage.db import Database
+
+if TYPE_CHECKING:
+    from assistant.sensitivity import Judge
 
 __all__ = ["decision", "register"]
 
@@ -94,12 +97,12 @@ class _Recall:
         self._store, self.scope, self._keep_local, self._budget = store, scope, keep_local, budget
 
     @classmethod
-    async def open(cls, cfg: Config, db: Database, scope: MemberScope | None, keep_local: bool) -> _Recall | None:
+    async def open(cls, cfg: Config, db: Database, scope: MemberScope | None, keep_local: bool,
+                   judge: Judge) -> _Recall | None:
         if scope is None or not scope.member_name or not cfg.memory.enabled or cfg.memory.recall_k == 0 \
                 or db.url == "sqlite+aiosqlite:///:memory:":
             return None
         from assistant.members import Directory
-        from assistant.sensitivity import Judge
         from memory.store import MemoryStore
 
         if scope.member_id == 0:
@@ -109,8 +112,7 @@ class _Recall:
                            err=True)
                 return None
             scope = replace(scope, member_id=found.id, member_name=found.name, private=bool(found.private))
-        store = await MemoryStore.open(cfg.memory, db, cfg.data_dir, chroma_url=cfg.storage.chroma_url,
-                                       judge=Judge.for_routing(cfg.routing))
+        store = await MemoryStore.open(cfg.memory, db, cfg.data_dir, chroma_url=cfg.storage.chroma_url, judge=judge)
         return cls(store, scope, keep_local, cfg.memory.recall_token_budget)
 
     async def request(self, text: str) -> tuple[ModelRequest, dict[str, object]]:
@@ -139,14 +141,14 @@ async def _with_router(cfg: Config, role: Role, scope: MemberScope | None,
 
     db = _database(cfg)
     router = Router(cfg, db)
-    detector = PrivacyDetector(threshold=cfg.routing.privacy_threshold,  # the router's own, for the spans
-                               embeddings=cfg.routing.privacy_embeddings)
+    detector = router.judge.detector()  # the router's own, for the spans: the text is scanned once, then cached
     recall: _Recall | None = None
     try:
         if db.url != "sqlite+aiosqlite:///:memory:":
             try:
                 await router.refresh(scope)
-                recall = await _Recall.open(cfg, db, scope, keep_local=bool(router.local_models()))
+                recall = await _Recall.open(cfg, db, scope, keep_local=bool(router.local_models()),
+                                            judge=router.judge)
             except Exception as exc:  # an old or unreadable database: explain on the text alone
                 if isinstance(exc, asyncio.CancelledError):
                     raise

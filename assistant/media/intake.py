@@ -109,11 +109,13 @@ class Media:
     """Owns the transcription client; ``aclose`` once. ``channels`` are the running channels by name."""
 
     def __init__(self, config: Config, store: FileStore, channels: Mapping[str, object], *,
-                 transcriber: Transcriber | None = None, reader: TextReader | None = None) -> None:
+                 transcriber: Transcriber | None = None, reader: TextReader | None = None,
+                 judge: Judge | None = None) -> None:
         self._config: MediaConfig = config.media
         self._routing = config.routing
-        # What a file says is judged as the router would judge it (routing.privacy_threshold and _embeddings).
-        self._judge = Judge.for_routing(config.routing)
+        # What a file says is judged as the router judges it (routing.privacy_threshold and _embeddings; the daemon
+        # passes the router's own judge, with its cache).
+        self._judge = judge or Judge.for_routing(config.routing)
         self._store = store
         self._channels = channels
         self._transcriber = transcriber
