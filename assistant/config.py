@@ -436,6 +436,11 @@ class Config(_Section):
             )
         return models
 
+    def only_bundled_model(self) -> bool:
+        """True when every answer would come from the bundled SmolLM2 (no model configured, or only cloud-less ones)."""
+        models = self.all_models()
+        return len(models) == 1 and all(m.provider == "local" and not m.gguf_path for m in models.values())
+
     @property
     def data_dir(self) -> Path:
         return self.home.expanduser()

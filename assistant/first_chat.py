@@ -15,7 +15,7 @@ from assistant.scheduler.phrases import detect_lang
 if TYPE_CHECKING:
     from assistant.commands import CommandContext
 
-__all__ = ["BUNDLED_NOTE_EN", "BUNDLED_NOTE_ZH", "before_model", "only_bundled_model"]
+__all__ = ["BUNDLED_NOTE_EN", "BUNDLED_NOTE_ZH", "before_model"]
 
 BUNDLED_NOTE_EN = (
     "A word before my first answer: the only model here is the small one bundled with teamclaw (SmolLM2-135M). "
@@ -33,17 +33,11 @@ BUNDLED_NOTE_ZH = (
 )
 
 
-def only_bundled_model(config: Config) -> bool:
-    """True when every answer would come from the bundled SmolLM2 (no model configured, or only cloud-less ones)."""
-    models = config.all_models()
-    return len(models) == 1 and all(m.provider == "local" and not m.gguf_path for m in models.values())
-
-
 async def before_model(ctx: CommandContext) -> str | None:
     """The answer to give instead of calling the bundled model (its runtime is not there yet), or None. The first
     time a member reaches the bundled model, the note about it is queued to go out before the model's answer."""
     config: Config = ctx.services.config
-    if not only_bundled_model(config):
+    if not config.only_bundled_model():
         return None
     from assistant.providers.local_build import build_state
 

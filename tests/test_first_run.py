@@ -22,7 +22,7 @@ import tomli_w
 
 from assistant.config import Config
 from assistant.daemon import App
-from assistant.first_chat import BUNDLED_NOTE_EN, only_bundled_model
+from assistant.first_chat import BUNDLED_NOTE_EN
 from assistant.providers.discovery import ServerProbe, best_model, discover, model_table
 from assistant.providers.local_build import build_state, start_build
 from channels.console import ConsoleChannel
@@ -100,8 +100,8 @@ async def test_a_found_server_becomes_the_local_model_of_the_config(tmp_path: Pa
     path = write_config(tmp_path / "home", {"models": {found[0].name: model_table(found[0])}})
     config = load_config(path)
     assert config.models["ollama"].location == "local" and config.models["ollama"].model == "qwen2.5:7b"
-    assert not only_bundled_model(config)
-    assert only_bundled_model(load_config(write_config(tmp_path / "other", {})))
+    assert not config.only_bundled_model()
+    assert load_config(write_config(tmp_path / "other", {})).only_bundled_model()
 
 
 def test_init_appends_nothing_with_discovery_off(tmp_path: Path) -> None:
@@ -167,7 +167,7 @@ async def test_the_first_chat_with_the_bundled_model_explains_it_once(tmp_path: 
     data["agent"]["max_steps"] = 1
     path.write_text(tomli_w.dumps(data), encoding="utf-8")
     config: Config = load_config(path)
-    assert only_bundled_model(config)
+    assert config.only_bundled_model()
     console = ConsoleChannel()
     async with App(config, channels=[console], scheduler=False, dashboard=False, status_file=False):
         for text in ("hello", "hi again"):

@@ -117,9 +117,8 @@ def start_build(prefix: Path | None = None, *, python: str = sys.executable,
 
 def _bundled_answers() -> bool:
     from assistant.config import load_config
-    from assistant.first_chat import only_bundled_model
 
-    return only_bundled_model(load_config())
+    return load_config().only_bundled_model()
 
 
 def main(argv: list[str]) -> int:
