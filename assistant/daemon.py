@@ -29,6 +29,7 @@ from assistant.tools import ToolRegistry
 from channels.base import Channel
 
 if TYPE_CHECKING:
+    from assistant.media import Media
     from assistant.sensitivity import Judge
 
 __all__ = ["App", "build_channels"]
@@ -178,7 +179,6 @@ class App:
         await self._start_leases(db)
         router = Router(cfg, db, providers=self._providers, clock=self.clock)
         self._stoppers.append(router.aclose)
-        self._start_rescan(db, router.judge)
         tools = ToolRegistry()
         commands = CommandRegistry()
         services = Services(config=cfg, db=db, router=router, tools=tools, clock=self.clock)
@@ -198,6 +198,7 @@ class App:
             services.media = Media(cfg, FileStore(db, cfg.workspace_dir), self.channels, judge=router.judge)
             self._stoppers.append(services.media.aclose)
             register_media_commands(commands)
+        self._start_rescan(db, router.judge, services.media)
         # Stop order (the reverse of this list): dispatch drains its turns while the outbox and the channels can
         # still deliver their answers; then the outbox flushes; then the channels stop.
         channels_stop_at = len(self._stoppers)
@@ -300,13 +301,19 @@ class App:
 
         return DatabaseLanes(db, self.leases)
 
-    def _start_rescan(self, db: Database, judge: Judge) -> None:
+    def _start_rescan(self, db: Database, judge: Judge, media: Media | None) -> None:
         """Sensitivity verdicts of an older detector or of other privacy settings (or from before verdicts were
-        kept) are judged again in the background. Until then such a row keeps its old flag; the router still reads
-        a recalled line itself, by patterns and n-grams at the configured threshold."""
+        kept) are judged again in the background: memory records, transcript entries, then what was read from
+        members' files. Until then such a row keeps its old flag; the router still reads a recalled line itself, by
+        patterns and n-grams at the configured threshold."""
         from assistant.sensitivity import rescan_all
 
-        task = asyncio.create_task(rescan_all(db, judge), name="sensitivity-rescan")
+        async def rescan() -> None:
+            await rescan_all(db, judge)
+            if media is not None:
+                await media.rescan()
+
+        task = asyncio.create_task(rescan(), name="sensitivity-rescan")
 
         async def stop() -> None:
             task.cancel()

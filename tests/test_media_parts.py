@@ -21,10 +21,12 @@ from assistant.media import (
     too_large_reason,
     type_allowed,
 )
+from assistant.media.store import LOCAL_ONLY
 from assistant.messages import Attachment, ChatKind, MemberScope
 from assistant.providers.anthropic import AnthropicProvider
 from assistant.providers.base import ChatMessage, ImagePart, ModelRequest
 from assistant.providers.openai import OpenAIProvider
+from assistant.sensitivity import Judge
 from assistant.storage.db import Database
 from tests.standins.media_files import ogg_voice, pdf_with_text, png_image
 from tests.standins.model_server import ScriptedModelServer
@@ -111,15 +113,18 @@ async def test_the_store_keeps_one_copy_per_member_and_forgets_a_member_whole(
         bob = (await directory.member_for("telegram", "2", "Bob")).id
         store = FileStore(db, tmp_path / "ws")
         first = await store.save(_scope(alice), PICTURE, kind="image", mime="image/png", name="a.png",
-                                 sensitive=False)
+                                 local_only=False)
         again = await store.save(_scope(alice, ChatKind.GROUP), PICTURE, kind="image", mime="image/png",
-                                 name="b.png", sensitive=True, kinds=("phone",))
+                                 name="b.png", local_only=True)
+        last = await store.save(_scope(alice), PICTURE, kind="image", mime="image/png", name="a.png",
+                                local_only=False)
         other = await store.save(_scope(bob), PICTURE, kind="image", mime="image/png", name="a.png",
-                                 sensitive=False)
-        assert (first.duplicate, again.duplicate, other.duplicate) == (False, True, False)
+                                 local_only=False)
+        assert (first.duplicate, again.duplicate, last.duplicate, other.duplicate) == (False, True, True, False)
         assert again.file_id == first.file_id and other.file_id != first.file_id and first.path.read_bytes() == PICTURE
         [kept] = await store.files_of(alice)
-        assert kept.sensitive and kept.sensitivity_kinds == ["phone"]  # sensitivity only grows
+        # Sent once where everything stays local, the content stays local when it comes again elsewhere.
+        assert kept.sensitive and kept.local_only and kept.sensitivity_kinds == [LOCAL_ONLY]
         assert await store.forget_member(alice) == 1
         assert await store.files_of(alice) == [] and not store.member_folder(alice).exists()
         assert len(await store.files_of(bob)) == 1 and other.path.is_file()
@@ -206,7 +211,102 @@ async def test_what_a_document_says_is_judged_at_the_routers_threshold(
         assert prepared.sensitive is sensitive and ("health" in prepared.kinds) is sensitive
         [stored] = await media.store.files_of(alice)
         assert stored.sensitive is sensitive
+        assert "MRI" in stored.description and stored.detector_version == Judge(threshold).version
         await media.aclose()
+    finally:
+        await db.aclose()
+
+
+MRI_NOTE = "my mum's MRI is on Friday and I am worried about the results"  # context only: ~0.97, private by 0.99
+
+
+async def test_a_files_verdict_is_judged_again_when_the_privacy_settings_change(
+    tmp_path: Path, make_config: Callable[..., Config]
+) -> None:
+    config = make_config(media={"ocr": False}, routing={"privacy_threshold": 0.99})
+    db = Database(config.database_url)
+    await db.migrate()
+    try:
+        from assistant.members import Directory
+
+        directory = Directory(db, config.team, config.access, config.routing)
+        alice = (await directory.member_for("telegram", "1", "Alice")).id
+        media = Media(config, FileStore(db, tmp_path / "ws"), {"telegram": _DocumentChannel(pdf_with_text(MRI_NOTE))})
+        strict, default = Judge(0.99), Judge()
+        await media.prepare(_scope(alice), [Received("m1", Attachment("file", "f1", name="note.pdf"))])
+        [read] = await media.store.files_of(alice)
+        assert not read.sensitive and read.detector_version == strict.version
+
+        # The threshold goes back to its default: the daemon's rescan finds the file's text private after all.
+        assert await media.store.rescan(default) == 1
+        [judged] = await media.store.files_of(alice)
+        assert judged.sensitive and judged.sensitivity_kinds == ["health"]
+        assert judged.detector_version == default.version
+        assert await media.store.rescan(default) == 0  # judged once per detector
+
+        # And back again: a verdict is recomputed, not only raised.
+        assert await media.store.rescan(strict) == 1
+        [relaxed] = await media.store.files_of(alice)
+        assert not relaxed.sensitive and relaxed.sensitivity_kinds == []
+        await media.aclose()
+    finally:
+        await db.aclose()
+
+
+async def test_a_file_sent_where_everything_stays_local_stays_sensitive_whatever_its_text_says(
+    tmp_path: Path, make_config: Callable[..., Config]
+) -> None:
+    config = make_config(media={"ocr": False})
+    db = Database(config.database_url)
+    await db.migrate()
+    try:
+        from assistant.members import Directory
+
+        alice = (await Directory(db, config.team, config.access, config.routing).member_for(
+            "telegram", "1", "Alice")).id
+        store = FileStore(db, tmp_path / "ws")
+        harmless = pdf_with_text("The quarterly roadmap review moves to Thursday at ten.")
+        saved = await store.save(_scope(alice), harmless, kind="file", mime="application/pdf", name="r.pdf",
+                                 local_only=True)
+        judge = Judge()
+        await store.record_reading(saved.file_id, "The quarterly roadmap review moves to Thursday at ten.",
+                                   judge.judge("The quarterly roadmap review moves to Thursday at ten."))
+        unread = await store.save(_scope(alice), PICTURE, kind="image", mime="image/png", name="p.png",
+                                  local_only=False)  # nothing read from it: no description, no verdict to redo
+        assert await store.rescan(Judge(0.99)) == 1
+        rows = {r.id: r for r in await store.files_of(alice)}
+        assert rows[saved.file_id].sensitive and rows[saved.file_id].sensitivity_kinds == [LOCAL_ONLY]
+        assert not rows[unread.file_id].sensitive and rows[unread.file_id].detector_version == ""
+    finally:
+        await db.aclose()
+
+
+async def test_files_stored_before_verdicts_were_kept_keep_their_flags_through_the_migration(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    db = Database(f"sqlite+aiosqlite:///{path}")
+    await db.migrate()
+    await db.aclose()
+    conn = sqlite3.connect(path)
+    with conn:  # the attachments table as release 0005 left it, with one file of each kind
+        for column in ("description", "local_only", "detector_version"):
+            conn.execute(f"ALTER TABLE attachments DROP COLUMN {column}")
+        conn.execute("UPDATE alembic_version SET version_num = '0005'")
+        conn.execute("INSERT INTO members (id, name, role, private, allowed, created_at) "
+                     "VALUES (1, 'Alice', 'owner', 0, 1, '2025-01-01 00:00:00')")
+        for n, kinds in enumerate(('["local-only member or chat", "phone"]', '["phone"]', "[]")):
+            conn.execute("INSERT INTO attachments (member_id, visibility, kind, name, mime, size, sha256, path, "
+                         "sensitive, sensitivity_kinds, created_at) VALUES (1, 'private', 'file', 'f', 'text/plain', "
+                         f"1, '{n}', 'p{n}', {int(kinds != '[]')}, '{kinds}', '2025-01-01 00:00:00')")
+    conn.close()
+    db = Database(f"sqlite+aiosqlite:///{path}")
+    await db.migrate()
+    try:
+        files = await FileStore(db, tmp_path / "ws").files_of(1)
+        assert [(f.sensitive, f.local_only, f.description, f.detector_version) for f in files] == [
+            (True, True, "", ""), (True, False, "", ""), (False, False, "", "")]
+        assert await FileStore(db, tmp_path / "ws").rescan(Judge()) == 0  # no text to judge: flags kept
     finally:
         await db.aclose()
 

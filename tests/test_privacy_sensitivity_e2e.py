@@ -224,3 +224,41 @@ async def test_what_a_turn_stores_is_judged_at_the_configured_privacy_settings(m
                 await asyncio.sleep(0.05)
     # The router's settings, in every verdict the turn wrote: not private at 0.99 (it is at the defaults).
     assert {(r.private, r.detector_version) for r in [*records, *entries]} == {(False, f"{DETECTOR_VERSION}/t0.99")}
+
+
+async def test_the_daemon_judges_a_files_text_again_when_the_privacy_settings_changed(
+    tmp_path: Path, make_config: Any, model_server: ScriptedModelServer
+) -> None:
+    import asyncio
+
+    from assistant.media import FileStore
+    from assistant.members import Directory
+    from assistant.messages import ChatKind, MemberScope
+    from assistant.privacy import DETECTOR_VERSION
+    from assistant.sensitivity import Judge
+    from assistant.storage.db import Database
+
+    mum = "my mum's MRI is on Friday and I am worried about the results"  # private at the defaults, not at 0.99
+    config = make_config(models={"standin": local_model(model_server)}, media={"ocr": False})
+    db = Database(config.database_url)
+    await db.migrate()
+    try:  # a file read while routing.privacy_threshold was 0.99
+        alice = (await Directory(db, config.team, config.access, config.routing).member_for("console", "a", "A")).id
+        store = FileStore(db, config.workspace_dir)
+        scope = MemberScope(member_id=alice, member_name="A", channel="console", chat_id="a",
+                            chat_kind=ChatKind.DIRECT)
+        saved = await store.save(scope, b"%PDF-1.4 ...",
+                                 kind="file", mime="application/pdf", name="note.pdf", local_only=False)
+        await store.record_reading(saved.file_id, mum, Judge(0.99).judge(mum))
+        [before] = await store.files_of(alice)
+        assert not before.sensitive
+    finally:
+        await db.aclose()
+    async with App(config, channels=[ConsoleChannel()], dashboard=False, status_file=False) as app:
+        async with asyncio.timeout(REPLY_TIMEOUT):
+            while True:  # judged again in the background after the start, at the settings now configured
+                [after] = await app.services.media.store.files_of(alice)
+                if after.detector_version == DETECTOR_VERSION:
+                    break
+                await asyncio.sleep(0.05)
+    assert after.sensitive and after.sensitivity_kinds == ["health"]

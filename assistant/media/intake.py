@@ -23,7 +23,7 @@ from assistant.media import video
 from assistant.media.extract import document_text
 from assistant.media.ocr import TextReader, ocr_available
 from assistant.media.sniff import IMAGE_TYPES, sniff_mime, type_allowed
-from assistant.media.store import FileStore
+from assistant.media.store import LOCAL_ONLY, FileStore
 from assistant.media.transcribe import Transcriber
 from assistant.messages import Attachment, ChatKind, MemberScope
 from assistant.providers.base import ImagePart
@@ -33,7 +33,6 @@ __all__ = ["FetchesFiles", "Media", "Prepared", "Received", "too_large_reason"]
 
 log = logging.getLogger(__name__)
 
-LOCAL_ONLY = "local-only member or chat"
 _SNIFF_BYTES = 4096
 _READ_KEPT = 16
 _READ_KEPT_S = 120.0
@@ -210,7 +209,7 @@ class Media:
             raise FileRefused(_sentence(f"{spoken} is a {mime} file, which I do not take; nothing was stored."))
         kind = _kind_of(mime, attachment.kind)
         saved = await self._store.save(scope, data, kind=kind, mime=mime, name=attachment.name or "",
-                                       sensitive=local_only, kinds=(LOCAL_ONLY,) if local_only else ())
+                                       local_only=local_only)
         turn.stored += 1
         texts: list[str] = []
         if mime in IMAGE_TYPES:
@@ -242,14 +241,28 @@ class Media:
                 pages = f", {extracted.pages} page{'s' if extracted.pages != 1 else ''}" if extracted.pages else ""
                 cut = " (cut short)" if extracted.cut else ""
                 turn.lines.append(f"[document {name}{pages}, its text{cut}:]\n{extracted.text}")
+        description = "\n".join(t for t in texts if t)
+        if not description:
+            return
         # In a thread: a document's windows may each be embedded by the detector (~15 ms apiece).
-        verdicts = await asyncio.to_thread(self._judge.judge_all, texts, local_only=False)
-        found = tuple(dict.fromkeys(kind for verdict in verdicts for kind in verdict.kinds))
-        if found:
+        verdict = await asyncio.to_thread(self._judge.judge, description)
+        # Kept beside the file with the verdict, so a later detector (or other privacy settings) judges it again.
+        await self._store.record_reading(saved.file_id, description, verdict)
+        if verdict.kinds:
             # What it says holds personal data: the file and this turn stay on this machine.
             turn.sensitive = True
-            turn.kinds.extend(found)
-            await self._store.mark_sensitive(saved.file_id, found)
+            turn.kinds.extend(verdict.kinds)
+
+    async def rescan(self) -> int:
+        """Judge again what was read from files under an older detector or other privacy settings; a failure is
+        logged, never raised (the daemon runs it in the background; a file not judged again keeps its flag)."""
+        try:
+            return await self._store.rescan(self._judge)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("sensitivity: judging files again failed; they keep their old verdicts")
+            return 0
 
     @staticmethod
     def _unread(attachment: Attachment, turn: _Turn) -> None:

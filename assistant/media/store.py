@@ -1,5 +1,7 @@
 """Files members sent, kept in their workspace (``members/<id>/attachments/``) once per content hash, and
-recorded in the ``attachments`` table with who may read them and whether they may leave this machine."""
+recorded in the ``attachments`` table with who may read them and whether they may leave this machine: a file sent
+where everything stays local always stays; otherwise its verdict is the privacy detector's on the text read from it,
+stored beside it and judged again when the detector changes (``rescan``)."""
 
 from __future__ import annotations
 
@@ -15,11 +17,13 @@ from sqlalchemy.exc import IntegrityError
 from assistant.media.sniff import extension_for
 from assistant.media.tables import StoredFile
 from assistant.messages import MemberScope, utcnow
+from assistant.sensitivity import RESCAN_BATCH, Judge, Verdict
 from assistant.storage.db import Database
 
-__all__ = ["FileStore", "Saved"]
+__all__ = ["LOCAL_ONLY", "FileStore", "Saved"]
 
 ATTACHMENTS_DIR = "attachments"
+LOCAL_ONLY = "local-only member or chat"  # the kind a file sent where everything stays local carries
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,9 +47,9 @@ class FileStore:
         return self._workspace / "members" / str(int(member_id)) / ATTACHMENTS_DIR
 
     async def save(self, scope: MemberScope, data: bytes, *, kind: str, mime: str, name: str,
-                   sensitive: bool, kinds: tuple[str, ...] = ()) -> Saved:
-        """Store ``data`` for the scope's member (a repeat of the same content reuses the first copy; its
-        sensitivity only ever grows)."""
+                   local_only: bool) -> Saved:
+        """Store ``data`` for the scope's member (a repeat of the same content reuses the first copy). ``local_only``:
+        it was sent where configuration keeps everything local; that sticks to the content once it was so."""
         digest = hashlib.sha256(data).hexdigest()
         relative = Path("members") / str(int(scope.member_id)) / ATTACHMENTS_DIR / digest[:2] / (
             digest + extension_for(mime))
@@ -54,8 +58,8 @@ class FileStore:
         group = scope.group_chat_key
         row = dict(member_id=scope.member_id, visibility="group" if group else "private", chat_key=group,
                    kind=kind, name=name[:256], mime=mime[:128], size=len(data), sha256=digest,
-                   path=relative.as_posix(), sensitive=sensitive, sensitivity_kinds=list(kinds),
-                   created_at=utcnow())
+                   path=relative.as_posix(), local_only=local_only, sensitive=local_only,
+                   sensitivity_kinds=[LOCAL_ONLY] if local_only else [], created_at=utcnow())
         existing = await self._find(scope.member_id, digest)
         if existing is None:
             try:
@@ -68,25 +72,46 @@ class FileStore:
                 existing = await self._find(scope.member_id, digest)
                 if existing is None:
                     raise
-        file_id, was_sensitive, old_kinds = existing
-        if sensitive and not was_sensitive:
-            merged = sorted(set(old_kinds) | set(kinds))
+        file_id, was_local_only, old_kinds = existing
+        if local_only and not was_local_only:
             async with self._db.session() as s:
                 await s.execute(update(StoredFile).where(StoredFile.id == file_id).values(
-                    sensitive=True, sensitivity_kinds=merged))
+                    local_only=True, sensitive=True, sensitivity_kinds=[LOCAL_ONLY, *old_kinds]))
         return Saved(file_id, target, digest, duplicate=True)
 
-    async def mark_sensitive(self, file_id: int, kinds: tuple[str, ...]) -> None:
-        """Its text or transcript turned out to hold personal data: from now on it stays on this machine."""
+    async def record_reading(self, file_id: int, description: str, verdict: Verdict) -> None:
+        """What was read from the file and the detector's verdict on it, stored beside it."""
         async with self._db.session() as s:
             row = await s.get(StoredFile, file_id)
             if row is not None:
-                row.sensitive = True
-                row.sensitivity_kinds = sorted(set(row.sensitivity_kinds or []) | set(kinds))
+                row.description = description
+                row.sensitive, row.sensitivity_kinds = _flag(row.local_only, verdict)
+                row.detector_version = verdict.version
+
+    async def rescan(self, judge: Judge, *, batch: int = RESCAN_BATCH) -> int:
+        """Judge again the description of every file an older detector, or other privacy settings, judged; returns
+        how many. A file with no text read from it keeps its flag (it says only whether it was sent where
+        everything stays local). Batches of ``batch``, the scanning off the event loop."""
+        total = 0
+        while True:
+            async with self._db.session() as s:
+                rows = (await s.execute(
+                    select(StoredFile.id, StoredFile.description, StoredFile.local_only)
+                    .where(StoredFile.detector_version != judge.version, StoredFile.description != "")
+                    .order_by(StoredFile.id).limit(batch))).all()
+            if not rows:
+                return total
+            verdicts = await asyncio.to_thread(judge.judge_all, [str(r[1]) for r in rows], local_only=False)
+            async with self._db.session() as s:
+                for (file_id, _text, local_only), verdict in zip(rows, verdicts, strict=True):
+                    sensitive, kinds = _flag(bool(local_only), verdict)
+                    await s.execute(update(StoredFile).where(StoredFile.id == file_id).values(
+                        sensitive=sensitive, sensitivity_kinds=kinds, detector_version=verdict.version))
+            total += len(rows)
 
     async def _find(self, member_id: int, digest: str) -> tuple[int, bool, list[str]] | None:
         async with self._db.session() as s:
-            found = (await s.execute(select(StoredFile.id, StoredFile.sensitive, StoredFile.sensitivity_kinds).where(
+            found = (await s.execute(select(StoredFile.id, StoredFile.local_only, StoredFile.sensitivity_kinds).where(
                 StoredFile.member_id == member_id, StoredFile.sha256 == digest))).first()
         return None if found is None else (int(found[0]), bool(found[1]), list(found[2] or []))
 
@@ -113,3 +138,9 @@ def _write_once(target: Path, data: bytes) -> None:
     partial.write_bytes(data)
     partial.replace(target)  # whole or absent: a crash mid-write leaves no half file under the real name
 
+
+
+def _flag(local_only: bool, verdict: Verdict) -> tuple[bool, list[str]]:
+    """A file's ``sensitive`` and ``sensitivity_kinds`` from where it was sent and the verdict on its text."""
+    kinds = [LOCAL_ONLY] if local_only else []
+    return local_only or bool(verdict.kinds), kinds + [k for k in verdict.kinds if k != LOCAL_ONLY]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from assistant.messages import utcnow
@@ -17,7 +17,10 @@ __all__ = ["StoredFile"]
 class StoredFile(Base):
     """A file in a member's workspace (``path`` is relative to the workspace folder). ``visibility`` says who may
     read it (``private``: the member; ``group``: the group it was sent in, ``chat_key``); ``sensitive`` says it must
-    not leave this machine (its text or transcript holds personal data, or the member or chat is local-only)."""
+    not leave this machine: it was sent where configuration keeps everything local (``local_only``), or the privacy
+    detector found ``sensitivity_kinds`` in ``description``, the text read from it (the words in a picture, a
+    recording's or a video's transcript, a document's text). ``detector_version`` says which detector, at which
+    settings, gave that verdict; another one judges the description again (``FileStore.rescan``)."""
 
     __tablename__ = "attachments"
     __table_args__ = (UniqueConstraint("member_id", "sha256", name="uq_attachments_member_sha256"),)
@@ -33,4 +36,7 @@ class StoredFile(Base):
     path: Mapped[str] = mapped_column(String(512))
     sensitive: Mapped[bool] = mapped_column(Boolean, default=False)
     sensitivity_kinds: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    local_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    detector_version: Mapped[str] = mapped_column(String(40), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
