@@ -141,8 +141,11 @@ class RoutingConfig(_Section):
     roles: dict[Role, str] = Field(default_factory=dict)
     # Per-role fallback chain of model names, tried in order after the routed model fails.
     fallbacks: dict[Role, list[str]] = Field(default_factory=dict)
-    # Ask the local model for a second opinion when the deterministic detectors find nothing.
+    # Ask the local model for a second opinion on a cloud-bound request the detectors passed, in the classifier's
+    # uncertain band only: when something people said in it scores at least privacy_second_opinion_from (texts it is
+    # sure are about nobody are never asked about, so a decision stays as fast as without it).
     privacy_second_opinion: bool = False
+    privacy_second_opinion_from: float = Field(default=0.01, ge=0.0, le=1.0)
     # The learned privacy classifier's probability from which a text's context (health, finances, ...) is private.
     # None: the per-language thresholds calibrated with the shipped model (assistant.privacy.DEFAULT_THRESHOLD; a
     # test keeps the two equal); a number overrides them for both languages.

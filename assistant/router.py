@@ -95,6 +95,7 @@ def guard_outbound(model_name: str, model: ModelConfig, *, private: bool) -> Non
 class _Privacy:
     flags: tuple[str, ...]  # reasons that make the call private whatever it says
     findings: tuple[Finding, ...]
+    doubt: float = 0.0  # the classifier's highest probability for what people said in it (flagged or not)
 
     @property
     def private(self) -> bool:
@@ -210,10 +211,10 @@ class Router:
         privacy = await asyncio.to_thread(self._assess, request, scope, private)
         plan = self._plan(request, role, scope, privacy, needs, min_tier)
         if (self._routing.privacy_second_opinion and not plan.route.private and plan.redaction is None
-                and plan.route.location == "cloud"):
+                and plan.route.location == "cloud" and privacy.doubt >= self._routing.privacy_second_opinion_from):
             opinion = await self._second_opinion(request, scope)
             if opinion is not None:
-                privacy = _Privacy(privacy.flags, (*privacy.findings, opinion))
+                privacy = _Privacy(privacy.flags, (*privacy.findings, opinion), privacy.doubt)
                 plan = self._plan(request, role, scope, privacy, needs, min_tier)
         route = plan.route
         log.info("route %s -> %s (%s, tier %d, chain %s): %s", role, route.model, route.location, route.tier,
@@ -348,12 +349,16 @@ class Router:
                 member_keys.add(f"{scope.channel}:{scope.chat_id}")
             if member_keys & set(self._routing.private_members):
                 flags.append("member in routing.private_members")
-        findings = tuple(f for source, text in _scan_units(request) for f in self._scan(source, text))
+        units = list(_scan_units(request))
+        findings = tuple(f for source, text in units for f in self._scan(source, text))
+        # Read from the scan's cache: what people said was just scanned by the whole detector.
+        said = self.judge.detector()
+        doubt = max((said.doubt(text) for source, text in units if source == "said"), default=0.0)
         # A message stored as sensitive (memory, history, a tool result) whose text the detector now finds nothing
         # in was judged so for a reason outside the text (said where everything stays local): it still counts.
         if any(m.private and not any(self._scan(*unit) for unit in _message_units(m)) for m in request.messages):
             flags.append("local-only memory, history or tool result")
-        return _Privacy(tuple(flags), findings)
+        return _Privacy(tuple(flags), findings, doubt)
 
     def _redaction_for(self, scope: MemberScope | None) -> bool:
         """Redaction is on for everyone, or for this member or chat (``routing.redaction_members``/``_chats``)."""

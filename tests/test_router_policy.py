@@ -210,10 +210,29 @@ async def test_local_second_opinion_can_keep_a_call_local(make_config: Callable[
         model_server.responder = second_opinion_says(False)
         sent = await w.router.complete(ask(HARD), role="chat", scope=ALICE)
         assert sent.route.location == "cloud"
+        # Outside the classifier's uncertain band (it gives this text under routing.privacy_second_opinion_from):
+        # the local model is not asked at all.
+        assert w.router.judge.detector().doubt(SURE) < 0.01 <= w.router.judge.detector().doubt(HARD)
+        model_server.responder = second_opinion_says(True)
+        sure = await w.router.complete(ask(SURE), role="chat", scope=ALICE)
+        assert sure.route.location == "cloud"
         rows = await w.calls()
         assert [(r.role, r.location, r.private) for r in rows] == [
             ("classification", "local", True), ("chat", "local", True),
-            ("classification", "local", True), ("chat", "cloud", False)]
+            ("classification", "local", True), ("chat", "cloud", False), ("chat", "cloud", False)]
+
+
+SURE = "Design a fault-tolerant distributed job scheduler with leader election and exactly-once execution semantics"
+
+
+async def test_a_band_from_zero_asks_the_local_model_about_every_cloud_bound_request(
+        make_config: Callable[..., Config], model_server: ScriptedModelServer,
+        cloud_server: ScriptedModelServer) -> None:
+    async with open_world(make_config, model_server, cloud_server,
+                          routing={"privacy_second_opinion": True, "privacy_second_opinion_from": 0.0}) as w:
+        model_server.responder = second_opinion_says(False)
+        assert (await w.router.complete(ask(SURE), role="chat", scope=ALICE)).route.location == "cloud"
+        assert [(r.role, r.location) for r in await w.calls()] == [("classification", "local"), ("chat", "cloud")]
 
 
 async def test_cached_input_is_priced_at_the_cached_rate(world: World) -> None:

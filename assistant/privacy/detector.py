@@ -71,24 +71,34 @@ def _words_besides(text: str, start: int, end: int, identifiers: list[Finding]) 
 
 
 def _scan(text: str, threshold: float | None, classifier: ContextClassifier) -> tuple[Finding, ...]:
+    return _scan_scored(text, threshold, classifier)[0]
+
+
+def _scan_scored(text: str, threshold: float | None, classifier: ContextClassifier
+                 ) -> tuple[tuple[Finding, ...], float]:
+    """The findings, and the classifier's highest probability that a window saying enough is private (its doubt
+    about a text it did not flag)."""
     if not text or text.isspace():
-        return ()
+        return (), 0.0
     found = [f for detect in _DETECTORS for f in detect(text) if f.confidence >= MIN_CONFIDENCE]
     scores = classifier.score(text)
     context: list[Finding] = []
+    peak = 0.0
     for score in scores:
         window = text[score.start:score.end]
         lang = window_language(window)
         # A window too short to read context from ("税前工资18000") is not gated: the classifier has no say there.
         says_enough = _words_besides(text, score.start, score.end, found) >= MIN_WORDS
         bar = classifier.threshold(lang) if threshold is None else threshold
+        if says_enough:
+            peak = max(peak, score.private)
         if says_enough and score.private >= bar:
             context.append(Finding(score.kind, score.start, score.end, round(score.private, 3)))
         if (score.private >= classifier.topic_gate(lang) or not says_enough) and not _EXAM.search(window):
             found += [Finding(f.kind, f.start + score.start, f.end + score.start, f.confidence)
                       for detect in GATED_TOPIC_DETECTORS for f in detect(window)]
     # Context findings span whole sentences; they are kept beside the identifiers inside them, not merged away.
-    return tuple(sorted((*_merge(found), *context), key=lambda f: (f.start, f.end)))
+    return tuple(sorted((*_merge(found), *context), key=lambda f: (f.start, f.end))), peak
 
 
 def scan(text: str) -> tuple[Finding, ...]:
@@ -127,7 +137,7 @@ class PrivacyDetector:
         self._threshold = threshold
         self._classifier = classifier or (default_classifier() if embeddings else fast_classifier())
         self.version = detector_version(threshold, embeddings=embeddings)
-        self._cache: OrderedDict[str, tuple[Finding, ...]] = OrderedDict()
+        self._cache: OrderedDict[str, tuple[tuple[Finding, ...], float]] = OrderedDict()
         self._cache_size = cache_size
         # The router scans in worker threads (a scan may embed a text); the cache is shared between them.
         self._lock = threading.Lock()
@@ -138,12 +148,20 @@ class PrivacyDetector:
         return self._threshold
 
     def scan(self, text: str) -> tuple[Finding, ...]:
+        return self._scanned(text)[0]
+
+    def doubt(self, text: str) -> float:
+        """The classifier's highest probability that some part of ``text`` is private by its context, whether or not
+        it reached the threshold (0.0 for a text too short to read context from); from the same cache as ``scan``."""
+        return self._scanned(text)[1]
+
+    def _scanned(self, text: str) -> tuple[tuple[Finding, ...], float]:
         with self._lock:
             cached = self._cache.get(text)
             if cached is not None:
                 self._cache.move_to_end(text)
                 return cached
-        result = _scan(text, self._threshold, self._classifier)
+        result = _scan_scored(text, self._threshold, self._classifier)
         with self._lock:
             self._cache[text] = result
             if len(self._cache) > self._cache_size:
