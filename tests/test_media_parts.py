@@ -4,7 +4,8 @@ bytes of a file are, PDF text, the per-member store with its dedupe and deletion
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,20 @@ PICTURE = png_image()
 WITH_IMAGE = ModelRequest(messages=(ChatMessage("system", "be brief"),
                                     ChatMessage("user", "what is this?", parts=(ImagePart("image/png", PICTURE),))))
 TEXT_ONLY = ModelRequest(messages=(ChatMessage("system", "be brief"), ChatMessage("user", "what is this?")))
+
+
+@asynccontextmanager
+async def _alice_db(config: Config) -> AsyncIterator[tuple[Database, int]]:
+    """A migrated database with one member, Alice: the database and her id."""
+    from assistant.members import Directory
+
+    db = Database(config.database_url)
+    await db.migrate()
+    try:
+        yield db, (await Directory(db, config.team, config.access, config.routing).member_for(
+            "telegram", "1", "Alice")).id
+    finally:
+        await db.aclose()
 
 
 def _openai() -> OpenAIProvider:
@@ -103,13 +118,10 @@ async def test_the_store_keeps_one_copy_per_member_and_forgets_a_member_whole(
     tmp_path: Path, make_config: Callable[..., Config]
 ) -> None:
     config = make_config()
-    db = Database(config.database_url)
-    await db.migrate()
-    try:
+    async with _alice_db(config) as (db, alice):
         from assistant.members import Directory
 
         directory = Directory(db, config.team, config.access, config.routing)
-        alice = (await directory.member_for("telegram", "1", "Alice")).id
         bob = (await directory.member_for("telegram", "2", "Bob")).id
         store = FileStore(db, tmp_path / "ws")
         first = await store.save(_scope(alice), PICTURE, kind="image", mime="image/png", name="a.png",
@@ -128,8 +140,6 @@ async def test_the_store_keeps_one_copy_per_member_and_forgets_a_member_whole(
         assert await store.forget_member(alice) == 1
         assert await store.files_of(alice) == [] and not store.member_folder(alice).exists()
         assert len(await store.files_of(bob)) == 1 and other.path.is_file()
-    finally:
-        await db.aclose()
 
 
 async def test_the_transcriber_posts_multipart_and_keeps_private_audio_off_a_cloud_endpoint() -> None:
@@ -162,13 +172,7 @@ async def test_a_burst_restarting_the_turn_does_not_fetch_or_read_a_file_twice(
     tmp_path: Path, make_config: Callable[..., Config]
 ) -> None:
     config = make_config(media={"ocr": False})
-    db = Database(config.database_url)
-    await db.migrate()
-    try:
-        from assistant.members import Directory
-
-        alice = (await Directory(db, config.team, config.access, config.routing).member_for(
-            "telegram", "1", "Alice")).id
+    async with _alice_db(config) as (db, alice):
         channel = _CountingChannel()
         media = Media(config, FileStore(db, tmp_path / "ws"), {"telegram": channel})
         photo = Received("m1", Attachment("image", "f1", name="p.png"))
@@ -177,8 +181,6 @@ async def test_a_burst_restarting_the_turn_does_not_fetch_or_read_a_file_twice(
         assert channel.downloads == 2  # f1 once, then only the new f2
         assert [p.data for p in first.images] == [PICTURE] and len(again.images) == 2 and again.stored == 2
         await media.aclose()
-    finally:
-        await db.aclose()
 
 
 class _DocumentChannel:
@@ -197,13 +199,7 @@ async def test_what_a_document_says_is_judged_at_the_routers_threshold(
 ) -> None:
     routing = {} if threshold is None else {"privacy_threshold": threshold}
     config = make_config(media={"ocr": False}, routing=routing)
-    db = Database(config.database_url)
-    await db.migrate()
-    try:
-        from assistant.members import Directory
-
-        alice = (await Directory(db, config.team, config.access, config.routing).member_for(
-            "telegram", "1", "Alice")).id
+    async with _alice_db(config) as (db, alice):
         pdf = pdf_with_text("my mum's MRI is on Friday and I am worried about the results")  # context only, ~0.97
         media = Media(config, FileStore(db, tmp_path / "ws"), {"telegram": _DocumentChannel(pdf)})
         prepared = await media.prepare(_scope(alice), [Received("m1", Attachment("file", "f1", name="note.pdf"))])
@@ -213,8 +209,6 @@ async def test_what_a_document_says_is_judged_at_the_routers_threshold(
         assert stored.sensitive is sensitive
         assert "MRI" in stored.description and stored.detector_version == Judge(threshold).version
         await media.aclose()
-    finally:
-        await db.aclose()
 
 
 MRI_NOTE = "my mum's MRI is on Friday and I am worried about the results"  # context only: ~0.97, private by 0.99
@@ -224,13 +218,7 @@ async def test_a_files_verdict_is_judged_again_when_the_privacy_settings_change(
     tmp_path: Path, make_config: Callable[..., Config]
 ) -> None:
     config = make_config(media={"ocr": False}, routing={"privacy_threshold": 0.99})
-    db = Database(config.database_url)
-    await db.migrate()
-    try:
-        from assistant.members import Directory
-
-        directory = Directory(db, config.team, config.access, config.routing)
-        alice = (await directory.member_for("telegram", "1", "Alice")).id
+    async with _alice_db(config) as (db, alice):
         media = Media(config, FileStore(db, tmp_path / "ws"), {"telegram": _DocumentChannel(pdf_with_text(MRI_NOTE))})
         strict, default = Judge(0.99), Judge()
         await media.prepare(_scope(alice), [Received("m1", Attachment("file", "f1", name="note.pdf"))])
@@ -249,21 +237,13 @@ async def test_a_files_verdict_is_judged_again_when_the_privacy_settings_change(
         [relaxed] = await media.store.files_of(alice)
         assert not relaxed.sensitive and relaxed.sensitivity_kinds == []
         await media.aclose()
-    finally:
-        await db.aclose()
 
 
 async def test_a_file_sent_where_everything_stays_local_stays_sensitive_whatever_its_text_says(
     tmp_path: Path, make_config: Callable[..., Config]
 ) -> None:
     config = make_config(media={"ocr": False})
-    db = Database(config.database_url)
-    await db.migrate()
-    try:
-        from assistant.members import Directory
-
-        alice = (await Directory(db, config.team, config.access, config.routing).member_for(
-            "telegram", "1", "Alice")).id
+    async with _alice_db(config) as (db, alice):
         store = FileStore(db, tmp_path / "ws")
         harmless = pdf_with_text("The quarterly roadmap review moves to Thursday at ten.")
         saved = await store.save(_scope(alice), harmless, kind="file", mime="application/pdf", name="r.pdf",
@@ -277,8 +257,6 @@ async def test_a_file_sent_where_everything_stays_local_stays_sensitive_whatever
         rows = {r.id: r for r in await store.files_of(alice)}
         assert rows[saved.file_id].sensitive and rows[saved.file_id].sensitivity_kinds == [LOCAL_ONLY]
         assert not rows[unread.file_id].sensitive and rows[unread.file_id].detector_version == ""
-    finally:
-        await db.aclose()
 
 
 async def test_files_stored_before_verdicts_were_kept_keep_their_flags_through_the_migration(tmp_path: Path) -> None:
