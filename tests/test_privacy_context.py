@@ -81,6 +81,9 @@ def test_private_context_is_found_with_its_kind(text: str, kind: str) -> None:
 @pytest.mark.parametrize("text", [
     "my salary is 42000 a month", "call me on 13812345678", "我的身份证号是110105198806123417",
     "我下周一要去医院复查甲状腺结节，帮我请个假", "我老婆怀孕了，帮我写个陪产假申请",
+    # The same words as the general questions below, about the member themself or someone close.
+    "How long will it take me to recover from my ACL surgery?",
+    "My colleague Maria earns $18 an hour, how much does she take home in 4 weeks?",
 ])
 def test_what_must_stay_on_this_machine_is_found(text: str) -> None:
     assert scan(text)
@@ -104,6 +107,9 @@ def test_what_must_stay_on_this_machine_is_found(text: str) -> None:
     "John has $5 and buys 3 apples at $1 each. How much is left?",
     "<memory>\n- [journal, private, 2026-12-07, from you] you: hello there\n</memory>",
     "[journal, private, 2026-12-07, from you] you: hello there",
+    # English questions about nobody in particular: the health and salary keywords do not count there.
+    "How long does it take to recover from ACL reconstruction surgery on average?",
+    "Maria earns $18 an hour and works 35 hours a week. After 20% tax, how much does she take home in 4 weeks?",
 ])
 def test_general_knowledge_and_ordinary_chat_are_not_private(text: str) -> None:
     assert scan(text) == ()

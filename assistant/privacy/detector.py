@@ -45,8 +45,21 @@ DEFAULT_THRESHOLD: float | None = None
 _EXAM = re.compile(r"(?i:which of the following|most likely|next best step|which (?:doctrine|rule|principle|statute|"
                    r"theory)\b|(?<![a-z])(?:a|the) (?:plaintiff|defendant|testator|tortfeasor)\b)|"
                    r"\([A-Ea-e]\)\s|（\s*）|\(\s*\)|(?<![A-Za-z])[A-E]\.\s?\S|下列|最可能|正确的是|错误的是|好发|首选|属于")
+# A question in English about nobody in particular ("How long does it take to recover from knee surgery on average?",
+# "Maria earns $18 an hour ... how much does she take home?") is general knowledge or a word problem whatever its
+# words: the keyword detectors skip it, as they skip exam questions. It speaks of nobody when it has no first or
+# second person and no relative, friend or colleague; a named patient or employee is left to the classifier, which
+# reads "Jodi Martinez ... her obesity diagnosis" as private by its context. Chinese drops its pronouns ("阳了，居家
+# 办公三天"), so the rule is English only.
+_QUESTION = re.compile(r"(?i)\?\s*$|^\s*(?:what|how|which|why|when|where|who|is|are|can|could|does|do|should|would|"
+                       r"will)\b")
+_SOMEBODY = re.compile(
+    r"(?i)\b(?:i|i'm|i've|i'd|i'll|im|me|my|mine|myself|we|we're|our|ours|us|you|your|yours|mum|mom|mother|dad|"
+    r"father|wife|husband|son|daughter|kids?|child(?:ren)?|baby|brother|sister|partner|boyfriend|girlfriend|"
+    r"fianc[eé]e?|grandma|grandmother|grandpa|grandfather|aunt|uncle|cousin|friend|colleague|coworker|co-worker|"
+    r"boss|manager|teammate|roommate|neighbou?r|employee|named)\b")
 # Bump when a pattern changes; the model file's own digest is appended, so retraining changes the version too.
-_RULES_VERSION = "4"
+_RULES_VERSION = "5"
 
 _DETECTORS = IDENTIFIER_DETECTORS + TOPIC_DETECTORS
 
@@ -68,6 +81,11 @@ def _words_besides(text: str, start: int, end: int, identifiers: list[Finding]) 
         for i in range(max(f.start, start), min(f.end, end)):
             chars[i - start] = " "
     return len(WORD_PATTERN.findall("".join(chars)))
+
+
+def _about_nobody(window: str, lang: str) -> bool:
+    """An English question that names no one it could be about (see ``_QUESTION``)."""
+    return lang == "en" and _QUESTION.search(window) is not None and _SOMEBODY.search(window) is None
 
 
 def _scan(text: str, threshold: float | None, classifier: ContextClassifier) -> tuple[Finding, ...]:
@@ -94,7 +112,8 @@ def _scan_scored(text: str, threshold: float | None, classifier: ContextClassifi
             peak = max(peak, score.private)
         if says_enough and score.private >= bar:
             context.append(Finding(score.kind, score.start, score.end, round(score.private, 3)))
-        if (score.private >= classifier.topic_gate(lang) or not says_enough) and not _EXAM.search(window):
+        if ((score.private >= classifier.topic_gate(lang) or not says_enough) and not _EXAM.search(window)
+                and not _about_nobody(window, lang)):
             found += [Finding(f.kind, f.start + score.start, f.end + score.start, f.confidence)
                       for detect in GATED_TOPIC_DETECTORS for f in detect(window)]
     # Context findings span whole sentences; they are kept beside the identifiers inside them, not merged away.
