@@ -139,7 +139,6 @@ def _write_once(target: Path, data: bytes) -> None:
     partial.replace(target)  # whole or absent: a crash mid-write leaves no half file under the real name
 
 
-
 def _flag(local_only: bool, verdict: Verdict) -> tuple[bool, list[str]]:
     """A file's ``sensitive`` and ``sensitivity_kinds`` from where it was sent and the verdict on its text."""
     kinds = [LOCAL_ONLY] if local_only else []
