@@ -351,9 +351,10 @@ class Router:
                 flags.append("member in routing.private_members")
         units = list(_scan_units(request))
         findings = tuple(f for source, text in units for f in self._scan(source, text))
-        # Read from the scan's cache: what people said was just scanned by the whole detector.
-        said = self.judge.detector()
-        doubt = max((said.doubt(text) for source, text in units if source == "said"), default=0.0)
+        doubt = 0.0
+        if self._routing.privacy_second_opinion:  # only the second opinion asks how unsure the classifier was
+            said = self.judge.detector()  # its cache: what people said was just scanned by the whole detector
+            doubt = max((said.doubt(text) for source, text in units if source == "said"), default=0.0)
         # A message stored as sensitive (memory, history, a tool result) whose text the detector now finds nothing
         # in was judged so for a reason outside the text (said where everything stays local): it still counts.
         if any(m.private and not any(self._scan(*unit) for unit in _message_units(m)) for m in request.messages):

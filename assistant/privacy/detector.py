@@ -26,8 +26,8 @@ from assistant.privacy.finding import Finding
 from assistant.privacy.identifiers import IDENTIFIER_DETECTORS
 from assistant.privacy.topics import GATED_TOPIC_DETECTORS, TOPIC_DETECTORS
 
-__all__ = ["DEFAULT_CACHE_SIZE", "DEFAULT_THRESHOLD", "DETECTOR_VERSION", "MIN_CONFIDENCE", "QUICK_DETECTOR_VERSION",
-           "PrivacyDetector", "detector_version", "scan"]
+__all__ = ["DEFAULT_CACHE_SIZE", "DEFAULT_THRESHOLD", "DETECTOR_VERSION", "MIN_CONFIDENCE", "PrivacyDetector",
+           "detector_version", "scan"]
 
 DEFAULT_CACHE_SIZE = 2048
 # Everything the deterministic detectors report clears this bar.
@@ -134,9 +134,6 @@ def _version() -> str:
 
 # What the verdicts stored beside memory records were computed with: when it changes, they are recomputed.
 DETECTOR_VERSION: str = _version()
-# What verdicts without the sentence-vector stage carry at the default threshold (a bulk ingest's): never equal to
-# DETECTOR_VERSION, so the daemon judges them again.
-QUICK_DETECTOR_VERSION: str = f"{DETECTOR_VERSION}/n-grams"
 
 
 def detector_version(threshold: float | None = DEFAULT_THRESHOLD, *, embeddings: bool = True) -> str:
