@@ -103,3 +103,14 @@ def test_the_cli_shows_a_config_error_as_one_line_not_a_traceback(tmp_path: Path
                             env={**os.environ, "TEAMCLAW_HOME": str(home)})
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "models.x" in result.stderr and "agent.max_steps" in result.stderr
+
+
+@pytest.mark.parametrize("value", ["1.5", "-0.1", '"often"'])
+def test_a_second_opinion_band_outside_zero_to_one_names_the_key(tmp_path: Path, value: str) -> None:
+    path = tmp_path / "teamclaw.toml"
+    path.write_text(f"[routing]\nprivacy_second_opinion = true\nprivacy_second_opinion_from = {value}\n",
+                    encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"routing\.privacy_second_opinion_from"):
+        load_config(path, environ={})
+    path.write_text("[routing]\nprivacy_second_opinion_from = 0.2\n", encoding="utf-8")
+    assert load_config(path, environ={}).routing.privacy_second_opinion_from == 0.2
