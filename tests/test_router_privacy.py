@@ -69,6 +69,11 @@ def test_checksums() -> None:
     ("the password for the shared drive is bluebird42", "credential", "bluebird42"),
     ("my PIN for the Chase card is 4412", "credential", "4412"),
     ("the code to the back door is 5580", "credential", "5580"),
+    ("wifi密码12345678", "credential", "12345678"),                          # glued to its keyword
+    ("访客网络：名字Acme-5G，密码ac@2023guest，写进手册", "credential", "ac@2023guest"),
+    ("corpsecret是xT7kP2mN9qR4vL8sW3yB6，为什么报错", "credential", "xT7kP2mN9qR4vL8sW3yB6"),
+    ("AppSecret: 9fK2mQ7xLp3Z", "credential", "9fK2mQ7xLp3Z"),                 # a key name with a prefix
+    ("备用码记在这：482917、630284", "credential", "482917"),                   # a few words, then a colon
     ("加我微信 zhang_wei_88", "messenger", "zhang_wei_88"),
     ("车牌京A·12345", "plate", "京A·12345"),
     ("742 Evergreen Terrace, Springfield", "address", "742 Evergreen Terrace"),
@@ -113,6 +118,9 @@ def test_salary_with_an_amount_or_a_person(text: str) -> None:
     "backup codes are printed on the sheet", "what is a recovery key?", "license key is required",
     "the password for the shared drive is on the wiki", "the code for the new feature is in the repo",
     "the secret to a good sourdough is patience",
+    'access_token = response.json()["access_token"]', "token = request.headers",  # code that reads a secret
+    "密码用SHA256加密存储", "密码最小长度：12", "密码过期时间：2024-12-31", "验证码有效期：300秒",
+    "密码错误3次会锁定", "maxTokens = 4096",
     "这个岗位的薪资范围一般是多少", "the average salary in the report is 30k",
     "帮我诊断一下为什么这个接口这么慢", "线上服务内存泄漏，诊断结果是缓存没设过期", "对这个方案我不太感冒",
     "杀毒软件报了个病毒", "git@github.com:acme/infra.git clone fails", "校验 user@example.com 这种邮箱",

@@ -59,7 +59,7 @@ _SOMEBODY = re.compile(
     r"fianc[eé]e?|grandma|grandmother|grandpa|grandfather|aunt|uncle|cousin|friend|colleague|coworker|co-worker|"
     r"boss|manager|teammate|roommate|neighbou?r|employee|named)\b")
 # Bump when a pattern changes; the model file's own digest is appended, so retraining changes the version too.
-_RULES_VERSION = "5"
+_RULES_VERSION = "6"
 
 _DETECTORS = IDENTIFIER_DETECTORS + TOPIC_DETECTORS
 

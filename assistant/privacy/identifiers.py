@@ -139,6 +139,26 @@ _NOT_A_SECRET = frozenset(
     rotation expiry expiration reuse hint hints recovery sharing shared leaked compromised login manual automatic
     check checks configured generated provided below above shown following like such 不对 错误""".split()
 )
+# A key named in code or config with a prefix of its own ("corpsecret", "AppSecret", "clientSecret", "refreshToken";
+# "DB_PASSWORD" and "api_key" already match above): the value must look like one, letters and digits, no dots.
+_NAMED_KEY = re.compile(
+    r"(?<![A-Za-z0-9_])([A-Za-z][A-Za-z0-9]{1,15}(?i:secret|token|passwd|password))"
+    r"\s*(?:[:=：]|是|为|(?i:is))\s*[\"'“‘`]?([A-Za-z0-9+/_\-=@#!$%^&*~]{8,128})(?![A-Za-z0-9.])"
+)
+# Chinese writes a value right after its keyword ("WiFi密码tc@2024office", "验证码4821"), or after a few words and a
+# colon ("备用码记在这：482917"); the value is then ASCII and starts with a letter or digit. Talk about a password's
+# rules or dates ("密码最小长度：8", "密码过期时间：2024-12-31") is not a value.
+_CJK_KEYWORD = r"(口令|密码|密钥|秘钥|验证码|门禁码|门锁码|开门码|恢复密钥|恢复码|备用码|取件码|激活码)"
+_GLUED_SECRET = re.compile(
+    _CJK_KEYWORD + r"(?:([\u4e00-\u9fff]{1,8}?)[:：]\s*)?([A-Za-z0-9][A-Za-z0-9@#$%^&*!_+\-=/~.]{2,63})"
+)
+_ABOUT_THE_RULES = re.compile(r"长度|位数|次数|规则|要求|策略|格式|示例|例如|时间|日期|有效期|强度|复杂度|加密|算法")
+# Hash and cipher names next to "密码" ("密码用SHA256加密", "密码MD5") name a method, not a value.
+_ALGORITHM = re.compile(r"(?i)^(?:md5|sha-?(?:1|224|256|384|512)|bcrypt|scrypt|argon2(?:id|i|d)?|pbkdf2|aes-?\d*|"
+                        r"rsa-?\d*|des|3des|sm[234]|hmac\S*)$")
+# A value that is a call, an index or a dotted name is code that reads a secret, not the secret
+# ("access_token = response.json()[...]", "token = request.headers").
+_CODE_REFERENCE = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*(?:\(|\[|$)")
 _PLACEHOLDER_SECRET = re.compile(
     r"(?i)^(?:x{3,}|\*{3,}|\.{3,}|<[^>]*>?|\{\{.*|\$\{.*|\$[A-Z_]+|%.*%|your[_\-].*|my[_\-].*|os\.environ.*|"
     r"process\.env.*|env\(.*|getenv.*|settings\..*|config\..*|placeholder|example|sample|dummy|changeme_later|"
@@ -257,7 +277,9 @@ def _plates(text: str) -> Iterator[Finding]:
 
 def _secret_value_ok(value: str) -> bool:
     lowered = value.lower().rstrip(".!?")
-    if lowered in _NOT_A_SECRET or _PLACEHOLDER_SECRET.match(value):
+    if lowered in _NOT_A_SECRET or _PLACEHOLDER_SECRET.match(value) or _ALGORITHM.match(value):
+        return False
+    if ("(" in value or "[" in value or "." in value) and _CODE_REFERENCE.match(value):
         return False
     if not any(ch.isascii() and ch.isalnum() for ch in value):
         return False  # "密码是什么", "password：忘了": no value given
@@ -312,6 +334,26 @@ def _credentials(text: str) -> Iterator[Finding]:
             continue  # "password manager", "token bucket": a noun phrase, not a value
         if _secret_value_ok(value) and _fits_keyword(keyword, value):
             yield Finding("credential", m.start(2), m.end(2), 0.85)
+    lowered = text.lower()
+    if "token" in lowered or "secret" in lowered or "passw" in lowered:
+        for m in _NAMED_KEY.finditer(text):
+            value = m.group(2)
+            if any(c.isdigit() for c in value) and any(c.isalpha() for c in value) and _secret_value_ok(value):
+                yield Finding("credential", m.start(2), m.end(2), 0.85)
+    for m in _GLUED_SECRET.finditer(text):
+        keyword, gap, value = m.group(1), m.group(2), m.group(3).rstrip(".")
+        if gap is not None and _ABOUT_THE_RULES.search(gap):
+            continue
+        is_code = keyword.startswith(_CODE_KEYWORDS)
+        if is_code:
+            ok = _fits_keyword(keyword, value)
+        else:
+            # Glued to its keyword, a value of six characters or more with a digit or a symbol ("密码tc@2024office");
+            # after a gap, letters and digits both (a date or a count alone is talk about the password).
+            mixed = any(c.isdigit() for c in value) and any(c.isalpha() for c in value)
+            ok = len(value) >= 6 and (mixed if gap else not value.isalpha()) and _fits_keyword(keyword, value)
+        if ok and _secret_value_ok(value):
+            yield Finding("credential", m.start(3), m.start(3) + len(value), 0.85)
 
 
 IDENTIFIER_DETECTORS = (_phones, _id_cards, _passports, _cards, _ssns, _emails, _messengers, _plates, _credentials)
