@@ -4,6 +4,7 @@ English and Chinese; phrases that only look like them reach the model. Also the 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -198,8 +199,11 @@ def test_ctrl_c_leaves_the_chat_cleanly(tmp_path: Path) -> None:
     pexpect = pytest.importorskip("pexpect")
     home = tmp_path / "home"
     write_config(home, {})
+    # A terminal's Ctrl-C: a suite started as a background job ignores SIGINT, and an ignored signal stays ignored
+    # in every program it starts, so the chat gets Ctrl-C's default back as it would in a terminal.
     child = pexpect.spawn(sys.executable, ["-m", "assistant.cli.main", "chat"], encoding="utf-8", timeout=60,
-                          env={**os.environ, "TEAMCLAW_HOME": str(home)})
+                          env={**os.environ, "TEAMCLAW_HOME": str(home)},
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         child.expect("you> ")
         child.sendintr()

@@ -139,7 +139,8 @@ def test_records_are_judged_at_the_configured_privacy_settings_and_again_when_an
     team.write_text(team.read_text(encoding="utf-8").replace("results", "results, call me on 13812345678"),
                     encoding="utf-8")
     assert _jsonl(_run(cli, "import", str(out)).stdout)[0]["updated"] == 1
-    assert stored() == (True, "phone", f"{DETECTOR_VERSION}/t0.99")  # new words, judged again
+    private, kinds, version = stored()  # new words, judged again by the whole detector
+    assert private and "phone" in kinds.split(",") and version == f"{DETECTOR_VERSION}/t0.99"
 
 
 def test_forget_show_and_rebuild(cli: Any) -> None:

@@ -221,6 +221,16 @@ def test_the_sentence_vector_stage_reads_only_what_the_first_stage_is_unsure_of(
             assert score.private < 0.5
         else:
             assert score.private == pytest.approx(1 / (1 + math.exp(-bias)), abs=1e-6)
+    # The shipped band is wide: n-grams are confidently wrong on phrasing no template had, so a text they score
+    # 0.95 is still read again (and this one, about nobody, cleared); only 0.99 and above is taken as it is.
+    assert shipped.band[0] <= 0.01 and shipped.band[1] >= 0.95
+    for bias, asked in ((math.log(0.95 / 0.05), True), (math.log(0.995 / 0.005), False)):
+        path = tmp_path / f"shipped-band-{bias:.2f}.bin"
+        write_model(path, _flat_heads(bias), meta={}, embedding=shipped)
+        encoder = CountingEncoder()
+        [score] = ContextClassifier(path, encoder=encoder).score(text)
+        assert encoder.read == ([text] if asked else [])
+        assert (score.private < 0.5) == asked
     # Without an encoder (routing.privacy_embeddings = false) the file's n-gram-only calibration applies.
     write_model(path, _flat_heads(0.0), meta={}, calibration={"en": {"threshold": 0.3, "topic_gate": 0.2}},
                 embedding=EmbeddingHead(E5Encoder.name, shipped.weights, shipped.bias, 0.5, (0.1, 0.9),

@@ -299,7 +299,8 @@ async def test_timeout_raises_provider_timeout(kind: str, server: ScriptedModelS
 async def test_timeout_is_retried(server: ScriptedModelServer, sleep: SleepRecorder) -> None:
     server.enqueue_slow(30, "too late")
     server.enqueue_text("in time")
-    model = provider("openai", server, sleep, timeout_s=0.3, max_retries=1)
+    # Long enough that the second, prompt answer arrives in time on a busy machine (0.3 s did not, once).
+    model = provider("openai", server, sleep, timeout_s=1.5, max_retries=1)
     try:
         answer = await model.complete(ask("hi"))
     finally:

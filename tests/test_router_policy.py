@@ -17,6 +17,7 @@ from sqlalchemy import text
 from assistant.config import Config
 from assistant.context import ContextBuilder, transcript_line
 from assistant.messages import ChatKind, MemberScope, utcnow
+from assistant.privacy.detector import PrivacyDetector
 from assistant.providers.base import ChatMessage, ModelRequest
 from assistant.router import Route, Router
 from assistant.storage.db import Database
@@ -198,8 +199,14 @@ async def test_local_second_opinion_can_keep_a_call_local(make_config: Callable[
                                                           model_server: ScriptedModelServer,
                                                           cloud_server: ScriptedModelServer) -> None:
     subtle = "Design a rollout plan for my return to work after the long treatment, in phases, with owners"
+    # The band's lower edge between the classifier's doubt about the two harmless tasks: the one at or above it is
+    # asked about, the other never waits for the local model. By default (0.01) the sure one is not asked either.
+    detector = PrivacyDetector()
+    sure_doubt, hard_doubt = detector.doubt(SURE), detector.doubt(HARD)
+    assert sure_doubt < min(hard_doubt, 0.01)
+    edge = (sure_doubt + hard_doubt) / 2
     async with open_world(make_config, model_server, cloud_server,
-                          routing={"privacy_second_opinion": True}) as w:
+                          routing={"privacy_second_opinion": True, "privacy_second_opinion_from": edge}) as w:
         model_server.responder = second_opinion_says(True)
         kept = await w.router.complete(ask(subtle), role="chat", scope=ALICE)
         assert kept.route.location == "local" and "local model opinion" in kept.route.reason
@@ -212,7 +219,7 @@ async def test_local_second_opinion_can_keep_a_call_local(make_config: Callable[
         assert sent.route.location == "cloud"
         # Outside the classifier's uncertain band (it gives this text under routing.privacy_second_opinion_from):
         # the local model is not asked at all.
-        assert w.router.judge.detector().doubt(SURE) < 0.01 <= w.router.judge.detector().doubt(HARD)
+        assert w.router.judge.detector().doubt(SURE) < edge <= w.router.judge.detector().doubt(HARD)
         model_server.responder = second_opinion_says(True)
         sure = await w.router.complete(ask(SURE), role="chat", scope=ALICE)
         assert sure.route.location == "cloud"
