@@ -84,6 +84,8 @@ def test_private_context_is_found_with_its_kind(text: str, kind: str) -> None:
     # The same words as the general questions below, about the member themself or someone close.
     "How long will it take me to recover from my ACL surgery?",
     "My colleague Maria earns $18 an hour, how much does she take home in 4 weeks?",
+    "Hi! I earn $3,200 a month and pay $1,400 rent. How much can I save in a year? Thanks.",
+    "Explain how my $240,000 mortgage payment changes if I pay an extra $200 a month.",
 ])
 def test_what_must_stay_on_this_machine_is_found(text: str) -> None:
     assert scan(text)
@@ -110,6 +112,9 @@ def test_what_must_stay_on_this_machine_is_found(text: str) -> None:
     # English questions about nobody in particular: the health and salary keywords do not count there.
     "How long does it take to recover from ACL reconstruction surgery on average?",
     "Maria earns $18 an hour and works 35 hours a week. After 20% tax, how much does she take home in 4 weeks?",
+    # ... also when the question is not the last sentence, or asks for an explanation or a sum.
+    "Hello! Omar earns $22 an hour and works 6 hours. How much does he earn? Thanks a lot.",
+    "Hi, explain how the interest rate changes the monthly payment on a $240,000 mortgage, with an example.",
 ])
 def test_general_knowledge_and_ordinary_chat_are_not_private(text: str) -> None:
     assert scan(text) == ()
