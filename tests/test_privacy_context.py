@@ -86,6 +86,8 @@ def test_private_context_is_found_with_its_kind(text: str, kind: str) -> None:
     "My colleague Maria earns $18 an hour, how much does she take home in 4 weeks?",
     "Hi! I earn $3,200 a month and pay $1,400 rent. How much can I save in a year? Thanks.",
     "Explain how my $240,000 mortgage payment changes if I pay an extra $200 a month.",
+    # A clause after a comma goes on a sentence about someone; it does not make the text a question about nobody.
+    "Tom, whose chemo starts Monday, will miss the standup.",
 ])
 def test_what_must_stay_on_this_machine_is_found(text: str) -> None:
     assert scan(text)

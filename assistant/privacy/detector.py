@@ -49,19 +49,22 @@ _EXAM = re.compile(r"(?i:which of the following|most likely|next best step|which
 # "Maria earns $18 an hour ... how much does she take home? Thanks.", "Hi, explain how the rate changes the payment
 # on a $240,000 mortgage") is general knowledge or a word problem whatever its words: the keyword detectors skip it,
 # as they skip exam questions. A question mark anywhere, or a sentence that opens with a question word or asks to
-# explain, describe or calculate, makes it a question. It speaks of nobody when it has no first or
+# explain, describe or calculate ("Hi, explain ..."), makes it a question. It speaks of nobody when it has no first or
 # second person and no relative, friend or colleague; a named patient or employee is left to the classifier, which
 # reads "Jodi Martinez ... her obesity diagnosis" as private by its context. Chinese drops its pronouns ("阳了，居家
 # 办公三天"), so the rule is English only.
-_QUESTION = re.compile(r"(?i)\?(?:\s|$)|(?:^|[.!,:;]\s*)(?:what|how|which|why|when|where|who|is|are|can|could|does|"
-                       r"do|should|would|will|explain|describe|calculate|compute)\b")
+_QUESTION = re.compile(r"(?i)\?(?:\s|$)|(?:^|[.!:;]\s*)(?:what|how|which|why|when|where|who|is|are|can|could|does|"
+                       r"do|should|would|will|explain|describe|calculate|compute)\b|"
+                       # After a comma only a request ("Hi, explain ..."): ", who ...", ", will ..." go on a sentence
+                       # about someone ("Tom, whose chemo starts Monday, will miss the standup").
+                       r",\s*(?:explain|describe|calculate|compute)\b")
 _SOMEBODY = re.compile(
     r"(?i)\b(?:i|i'm|i've|i'd|i'll|im|me|my|mine|myself|we|we're|our|ours|us|you|your|yours|mum|mom|mother|dad|"
     r"father|wife|husband|son|daughter|kids?|child(?:ren)?|baby|brother|sister|partner|boyfriend|girlfriend|"
     r"fianc[eé]e?|grandma|grandmother|grandpa|grandfather|aunt|uncle|cousin|friend|colleague|coworker|co-worker|"
     r"boss|manager|teammate|roommate|neighbou?r|employee|named)\b")
 # Bump when a pattern changes; the model file's own digest is appended, so retraining changes the version too.
-_RULES_VERSION = "7"
+_RULES_VERSION = "8"
 
 _DETECTORS = IDENTIFIER_DETECTORS + TOPIC_DETECTORS
 
